@@ -1,0 +1,103 @@
+//! The GraphQL schema: the capabilities' query and mutation objects merged into one, with the
+//! limits that keep hostile queries cheap and the single place where errors get their codes.
+
+use std::sync::Arc;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
+use async_graphql::{EmptySubscription, MergedObject, Response, Schema, ServerError};
+
+use crate::error::AppError;
+use crate::identity::{IdentityMutation, IdentityQuery};
+use crate::org::{OrgMutation, OrgQuery};
+use crate::state::AppState;
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(IdentityQuery, OrgQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(IdentityMutation, OrgMutation);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+/// Deep enough for every contract operation, shallow enough that nesting attacks are refused
+/// before any resolver runs.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 2_000;
+
+pub fn build(state: Option<AppState>) -> AppSchema {
+    let production = state.as_ref().is_some_and(|s| s.config.is_production());
+    let mut builder = Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .limit_depth(MAX_DEPTH)
+    .limit_complexity(MAX_COMPLEXITY)
+    .limit_recursive_depth(32)
+    .extension(ErrorCodes);
+    if production {
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    if let Some(state) = state {
+        builder = builder.data(state);
+    }
+    builder.finish()
+}
+
+/// The SDL that `emulin export-schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    build(None).sdl()
+}
+
+/// Gives every error its `extensions.code`. Resolver errors carry an [`AppError`]; errors the
+/// GraphQL engine raises itself (syntax, validation, argument coercion, limits) are the client's
+/// input; anything else is internal, logged here and answered without detail.
+struct ErrorCodes;
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        let mut response = next.run(ctx).await;
+        for error in &mut response.errors {
+            assign_code(error);
+        }
+        response
+    }
+}
+
+fn assign_code(error: &mut ServerError) {
+    if error
+        .extensions
+        .as_ref()
+        .is_some_and(|ext| ext.get("code").is_some())
+    {
+        return;
+    }
+    let (code, retryable) = if let Some(app) = error.source::<AppError>().cloned() {
+        if let AppError::Internal(err) = &app {
+            tracing::error!(error = ?err, path = ?error.path, "internal error");
+        }
+        error.message = app.to_string();
+        (
+            app.code(),
+            matches!(app, AppError::Unavailable(_) | AppError::RateLimited),
+        )
+    } else if error.source.is_some() {
+        tracing::error!(message = %error.message, path = ?error.path, "unclassified resolver error");
+        error.message = "internal server error".into();
+        ("INTERNAL_SERVER_ERROR", false)
+    } else {
+        ("BAD_USER_INPUT", false)
+    };
+    let ext = error.extensions.get_or_insert_with(Default::default);
+    ext.set("code", code);
+    if retryable {
+        ext.set("retryable", true);
+    }
+}

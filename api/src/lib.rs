@@ -1,0 +1,139 @@
+//! The e睦邻 server: configuration, the GraphQL schema and its capabilities, the stores behind
+//! them, and the HTTP application that serves them.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod identity;
+pub mod org;
+pub mod pagination;
+pub mod seed;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod wechat;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::state::AppState;
+use crate::wechat::WechatClient;
+
+/// A server ready to serve: database migrated, stores connected, port bound.
+pub struct App {
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl App {
+    /// Connects everything and binds `config.bind_addr` (port 0 picks a free port).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        if config.is_production() {
+            tracing::info!("production mode");
+        } else {
+            tracing::info!("development mode");
+        }
+        let db = db::connect(&config.database_url).await?;
+        db::migrate(&db).await?;
+        let root = db::ensure_root_area(&db, &config.district_name).await?;
+        if config.database_is_default && seed::seed_demo(&db, &root).await? {
+            tracing::info!("seeded the demo district");
+        }
+
+        let store = store::connect(config.redis_url.as_deref(), &config.redis_key_prefix)
+            .await
+            .context("connecting to Redis (REDIS_URL)")?;
+        if store.kind() == "memory" {
+            tracing::warn!(
+                "REDIS_URL is not set: sessions live in this process (single node only)"
+            );
+        }
+        if config.jwt_secret_generated {
+            tracing::warn!(
+                "JWT_SECRET is not set: a random one was drawn; sessions end when the server restarts"
+            );
+        }
+        if config.dev_login_enabled() {
+            let users: Vec<&str> = seed::DEMO_USERS.iter().map(|(openid, _)| *openid).collect();
+            tracing::info!(demo_users = %users.join(", "), "dev login is on: devLogin(openid: ...)");
+        }
+
+        let wechat = WechatClient::new(config.wechat.clone())?;
+        let state = AppState {
+            keys: Arc::new(TokenKeys::new(&config.jwt_secret)),
+            config: Arc::new(config),
+            db,
+            store,
+            wechat: Arc::new(wechat),
+        };
+        let schema = graphql::build(Some(state.clone()));
+        let router = http::router(state.clone(), schema);
+        let listener = tokio::net::TcpListener::bind(state.config.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", state.config.bind_addr))?;
+        Ok(Self {
+            listener,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let addr = self.local_addr()?;
+        if self.state.config.graphiql_enabled() {
+            tracing::info!("listening on http://{addr}/graphql (GraphiQL)");
+        } else {
+            tracing::info!("listening on {addr}");
+        }
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,18 @@
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::auth::TokenKeys;
+use crate::config::Config;
+use crate::store::DynStore;
+use crate::wechat::WechatClient;
+
+/// Everything a request needs, shared by all requests of a node.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: DatabaseConnection,
+    pub store: DynStore,
+    pub keys: Arc<TokenKeys>,
+    pub wechat: Arc<WechatClient>,
+}

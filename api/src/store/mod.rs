@@ -1,0 +1,73 @@
+//! The key-value store behind sessions (and, later, rate limits and leaderboards): Redis when
+//! REDIS_URL is set, an in-process map otherwise. Both implement [`Store`]; one test suite runs
+//! against each.
+
+mod memory;
+mod redis;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use self::memory::MemoryStore;
+pub use self::redis::RedisStore;
+
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What became of a refresh-token rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token was the current one; the new one replaces it.
+    Rotated { user_id: i64 },
+    /// The presented token had already been used: the session is now revoked.
+    Reused,
+    /// No such session, or a token this session never issued.
+    Unknown,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// "redis" or "memory", for logs and /readyz.
+    fn kind(&self) -> &'static str;
+
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Creates a session whose current refresh token has the given hash.
+    async fn create_session(
+        &self,
+        sid: &str,
+        user_id: i64,
+        refresh_hash: &str,
+        ttl: Duration,
+    ) -> StoreResult<()>;
+
+    /// The user of a live session.
+    async fn session_user(&self, sid: &str) -> StoreResult<Option<i64>>;
+
+    /// Atomically replaces the session's refresh hash `presented` by `next`. Presenting a hash
+    /// that was current once but has been rotated away revokes the session.
+    async fn rotate_refresh(
+        &self,
+        sid: &str,
+        presented: &str,
+        next: &str,
+        ttl: Duration,
+    ) -> StoreResult<Rotation>;
+
+    async fn delete_session(&self, sid: &str) -> StoreResult<()>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Connects to Redis when a URL is given, else builds the in-process store.
+pub async fn connect(redis_url: Option<&str>, prefix: &str) -> anyhow::Result<DynStore> {
+    match redis_url {
+        Some(url) => Ok(Arc::new(RedisStore::connect(url, prefix).await?)),
+        None => Ok(Arc::new(MemoryStore::default())),
+    }
+}

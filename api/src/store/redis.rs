@@ -1,0 +1,138 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use redis::{AsyncCommands, Script};
+
+use super::{Rotation, Store, StoreError, StoreResult};
+
+/// Sessions in Redis, shared by every server node. A session is one hash,
+/// `{prefix}sess:{sid}`, holding the user id, the current refresh-token hash and the hashes
+/// already rotated away (`u:<hash>`), so reuse of an old token is recognised and revokes it.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    rotate: Script,
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(err: redis::RedisError) -> Self {
+        StoreError(err.to_string())
+    }
+}
+
+// One script, so that two nodes refreshing the same token at once cannot both win.
+const ROTATE: &str = r"
+local current = redis.call('HGET', KEYS[1], 'rh')
+if not current then return {0} end
+if current == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'rh', ARGV[2], 'u:' .. ARGV[1], '1')
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {1, redis.call('HGET', KEYS[1], 'uid')}
+end
+if redis.call('HEXISTS', KEYS[1], 'u:' .. ARGV[1]) == 1 then
+  redis.call('DEL', KEYS[1])
+  return {2}
+end
+return {0}
+";
+
+impl RedisStore {
+    pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config).await?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+            rotate: Script::new(ROTATE),
+        })
+    }
+
+    fn session_key(&self, sid: &str) -> String {
+        // The hash tag keeps everything about one session on one Redis Cluster slot.
+        format!("{}sess:{{{sid}}}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let _: String = redis::cmd("PING").query_async(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn create_session(
+        &self,
+        sid: &str,
+        user_id: i64,
+        refresh_hash: &str,
+        ttl: Duration,
+    ) -> StoreResult<()> {
+        let key = self.session_key(sid);
+        let mut conn = self.conn.clone();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(
+                &key,
+                &[
+                    ("uid", user_id.to_string()),
+                    ("rh", refresh_hash.to_owned()),
+                ],
+            )
+            .ignore()
+            .pexpire(&key, ttl.as_millis() as i64)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, sid: &str) -> StoreResult<Option<i64>> {
+        let mut conn = self.conn.clone();
+        let uid: Option<String> = conn.hget(self.session_key(sid), "uid").await?;
+        Ok(uid.and_then(|v| v.parse().ok()))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        sid: &str,
+        presented: &str,
+        next: &str,
+        ttl: Duration,
+    ) -> StoreResult<Rotation> {
+        let mut conn = self.conn.clone();
+        // The script answers {status} or {1, user id}; integers read as strings here.
+        let reply: Vec<String> = self
+            .rotate
+            .key(self.session_key(sid))
+            .arg(presented)
+            .arg(next)
+            .arg(ttl.as_millis() as u64)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(match (reply.first().map(String::as_str), reply.get(1)) {
+            (Some("1"), Some(uid)) => Rotation::Rotated {
+                user_id: uid
+                    .parse()
+                    .map_err(|_| StoreError("bad user id in session".into()))?,
+            },
+            (Some("2"), _) => Rotation::Reused,
+            _ => Rotation::Unknown,
+        })
+    }
+
+    async fn delete_session(&self, sid: &str) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let _: i64 = conn.del(self.session_key(sid)).await?;
+        Ok(())
+    }
+}

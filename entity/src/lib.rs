@@ -1,0 +1,13 @@
+//! sea-orm entities of e睦邻. Each model is also the GraphQL object of the same name: the schema is
+//! generated from these definitions, and every secret or personal column is skipped here and
+//! reached only through a guarded resolver.
+
+pub mod area;
+pub mod context;
+pub mod loader;
+pub mod party_member;
+pub mod party_org;
+pub mod prelude;
+pub mod role_grant;
+pub mod sea_orm_active_enums;
+pub mod users;

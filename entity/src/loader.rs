@@ -1,0 +1,97 @@
+//! DataLoader batch functions: every relation a page of objects asks for is fetched with one
+//! `WHERE ... IN (...)` statement per relation, however long the page.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::{area, party_org, role_grant, users};
+
+/// Loads rows for one request; create one per request so its cache never outlives it.
+pub struct DbLoader {
+    db: DatabaseConnection,
+}
+
+impl DbLoader {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+macro_rules! by_id {
+    ($key:ident, $module:ident) => {
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for DbLoader {
+            type Value = $module::Model;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let rows = $module::Entity::find()
+                    .filter($module::Column::Id.is_in(keys.iter().map(|k| k.0)))
+                    .all(&self.db)
+                    .await?;
+                Ok(rows.into_iter().map(|m| ($key(m.id), m)).collect())
+            }
+        }
+    };
+}
+
+by_id!(AreaById, area);
+by_id!(UserById, users);
+by_id!(PartyOrgById, party_org);
+
+/// The children of an area.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AreaChildren(pub i64);
+
+impl Loader<AreaChildren> for DbLoader {
+    type Value = Vec<area::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[AreaChildren],
+    ) -> Result<HashMap<AreaChildren, Self::Value>, Self::Error> {
+        let rows = area::Entity::find()
+            .filter(area::Column::ParentId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(area::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<AreaChildren, Vec<area::Model>> = HashMap::new();
+        for row in rows {
+            if let Some(parent) = row.parent_id {
+                out.entry(AreaChildren(parent)).or_default().push(row);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The role grants of a user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RolesOfUser(pub i64);
+
+impl Loader<RolesOfUser> for DbLoader {
+    type Value = Vec<role_grant::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[RolesOfUser],
+    ) -> Result<HashMap<RolesOfUser, Self::Value>, Self::Error> {
+        let rows = role_grant::Entity::find()
+            .filter(role_grant::Column::UserId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(role_grant::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<RolesOfUser, Vec<role_grant::Model>> = HashMap::new();
+        for row in rows {
+            out.entry(RolesOfUser(row.user_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,179 @@
+use async_graphql::Enum;
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// The level of an area in the district tree, from the district down to a building.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "AreaKind")]
+pub enum AreaKind {
+    /// 区
+    #[sea_orm(string_value = "DISTRICT")]
+    District,
+    /// 街道
+    #[sea_orm(string_value = "STREET")]
+    Street,
+    /// 社区 / 村
+    #[sea_orm(string_value = "COMMUNITY")]
+    Community,
+    /// 小区
+    #[sea_orm(string_value = "COMPOUND")]
+    Compound,
+    /// 网格
+    #[sea_orm(string_value = "GRID")]
+    Grid,
+    /// 楼栋
+    #[sea_orm(string_value = "BUILDING")]
+    Building,
+}
+
+impl AreaKind {
+    /// Whether an area of kind `self` may hang directly below an area of kind `parent`: one level
+    /// down, except that a building may skip the optional grid level below a compound.
+    pub fn may_be_child_of(self, parent: AreaKind) -> bool {
+        use AreaKind::*;
+        matches!(
+            (parent, self),
+            (District, Street)
+                | (Street, Community)
+                | (Community, Compound)
+                | (Compound, Grid)
+                | (Compound, Building)
+                | (Grid, Building)
+        )
+    }
+
+    /// Kinds a resident's home may be.
+    pub fn is_home(self) -> bool {
+        matches!(self, AreaKind::Compound | AreaKind::Building)
+    }
+}
+
+/// A role held at an area; it covers that area's whole subtree. Listed from the least to the
+/// most powerful: a user may grant only roles no higher than their own.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+#[graphql(name = "Role")]
+pub enum Role {
+    /// 居民
+    #[sea_orm(string_value = "RESIDENT")]
+    Resident,
+    /// 志愿者
+    #[sea_orm(string_value = "VOLUNTEER")]
+    Volunteer,
+    /// 楼栋长
+    #[sea_orm(string_value = "BUILDING_LEADER")]
+    BuildingLeader,
+    /// 网格员
+    #[sea_orm(string_value = "GRID_WORKER")]
+    GridWorker,
+    /// 管家
+    #[sea_orm(string_value = "STEWARD")]
+    Steward,
+    /// 物业
+    #[sea_orm(string_value = "PROPERTY_STAFF")]
+    PropertyStaff,
+    /// 社区管理员
+    #[sea_orm(string_value = "COMMUNITY_ADMIN")]
+    CommunityAdmin,
+    /// 街道管理员
+    #[sea_orm(string_value = "STREET_ADMIN")]
+    StreetAdmin,
+    /// 区管理员
+    #[sea_orm(string_value = "DISTRICT_ADMIN")]
+    DistrictAdmin,
+}
+
+impl Role {
+    /// Position in the hierarchy; higher is more powerful.
+    pub fn rank(self) -> u8 {
+        self as u8
+    }
+
+    pub fn is_admin(self) -> bool {
+        self.rank() >= Role::CommunityAdmin.rank()
+    }
+}
+
+/// 四类党员: the four categories of party members.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "MemberCategory")]
+pub enum MemberCategory {
+    /// 在职党员: reports to the home community as well as the work unit (双报到).
+    #[sea_orm(string_value = "IN_SERVICE")]
+    InService,
+    /// 离退休党员
+    #[sea_orm(string_value = "RETIRED")]
+    Retired,
+    /// 流动党员
+    #[sea_orm(string_value = "FLOATING")]
+    Floating,
+    /// 无职党员
+    #[sea_orm(string_value = "UNEMPLOYED")]
+    Unemployed,
+}
+
+/// Where a party member's registration stands.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "MemberStatus")]
+pub enum MemberStatus {
+    /// Waiting for an admin in scope to verify.
+    #[sea_orm(string_value = "PENDING")]
+    Pending,
+    /// Verified: may claim wishes and earns points.
+    #[sea_orm(string_value = "ACTIVE")]
+    Active,
+    /// Not accepted; the user may register again.
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+}

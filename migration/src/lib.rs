@@ -1,0 +1,16 @@
+//! Schema migrations, applied in order at every start (`emulin migrate` runs them alone).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_areas_users_roles;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(
+            m20261127_000001_create_areas_users_roles::Migration,
+        )]
+    }
+}
