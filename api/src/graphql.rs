@@ -3,8 +3,13 @@
 
 use std::sync::Arc;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
-use async_graphql::{EmptySubscription, MergedObject, Response, Schema, ServerError};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
+};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{
+    EmptySubscription, MergedObject, Response, Schema, ServerError, ServerResult, Variables,
+};
 
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
@@ -22,7 +27,9 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 /// Deep enough for every contract operation, shallow enough that nesting attacks are refused
 /// before any resolver runs.
 pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 2_000;
+pub const MAX_COMPLEXITY: usize = 500;
+/// Aliases let one request ask for the same expensive field many times over.
+pub const MAX_ALIASES: usize = 30;
 
 pub fn build(state: Option<AppState>) -> AppSchema {
     let production = state.as_ref().is_some_and(|s| s.config.is_production());
@@ -34,7 +41,8 @@ pub fn build(state: Option<AppState>) -> AppSchema {
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
-    .extension(ErrorCodes);
+    .extension(ErrorCodes)
+    .extension(AliasLimit);
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -100,4 +108,53 @@ fn assign_code(error: &mut ServerError) {
     if retryable {
         ext.set("retryable", true);
     }
+}
+
+/// Refuses documents with more than [`MAX_ALIASES`] aliased fields, right after parsing.
+struct AliasLimit;
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimit)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for AliasLimit {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await?;
+        let mut count = 0;
+        for (_, operation) in document.operations.iter() {
+            count += aliases(&operation.node.selection_set.node);
+        }
+        for fragment in document.fragments.values() {
+            count += aliases(&fragment.node.selection_set.node);
+        }
+        if count > MAX_ALIASES {
+            return Err(ServerError::new(
+                format!("the query uses {count} aliases; at most {MAX_ALIASES} are allowed"),
+                None,
+            ));
+        }
+        Ok(document)
+    }
+}
+
+fn aliases(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(field) => {
+                usize::from(field.node.alias.is_some()) + aliases(&field.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => aliases(&fragment.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
 }

@@ -89,14 +89,14 @@ async fn graphql_post(State(http): State<Arc<Http>>, headers: HeaderMap, body: B
             );
         }
     };
-    if let BatchRequest::Batch(list) = &batch {
-        if list.is_empty() || list.len() > MAX_BATCH {
-            return error_body(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                &format!("a batch holds 1 to {MAX_BATCH} operations"),
-            );
-        }
+    if let BatchRequest::Batch(list) = &batch
+        && (list.is_empty() || list.len() > MAX_BATCH)
+    {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            &format!("a batch holds 1 to {MAX_BATCH} operations"),
+        );
     }
 
     let bearer = headers

@@ -159,10 +159,10 @@ impl WechatClient {
     /// The app's access token from /cgi-bin/stable_token, cached until shortly before it expires.
     async fn access_token(&self, force_refresh: bool) -> WechatResult<String> {
         let mut cached = self.token.lock().await;
-        if !force_refresh {
-            if let Some(token) = cached.as_ref().filter(|t| t.refresh_at > Instant::now()) {
-                return Ok(token.token.clone());
-            }
+        if !force_refresh
+            && let Some(token) = cached.as_ref().filter(|t| t.refresh_at > Instant::now())
+        {
+            return Ok(token.token.clone());
         }
         let (appid, secret) = self.app()?;
         let url = format!("{}/cgi-bin/stable_token", self.config.api_base);

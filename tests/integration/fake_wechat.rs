@@ -1,0 +1,187 @@
+//! A fake of the WeChat server API on loopback, speaking its documented contract: the same
+//! paths, parameters, reply fields and `errcode`s.
+//!
+//! Login codes: `<name>` or `<name>#<nonce>` signs in the openid `o-<name>`; each code works
+//! once (40163 after). Codes starting with `invalid` answer 40029, `blocked` 40226, `busy` -1.
+//! Phone codes: `phone:<number>` answers that number; `invalid...` 40029, `busy` -1.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub const APPID: &str = "wx-test-app";
+pub const SECRET: &str = "wx-test-secret";
+
+#[derive(Default)]
+struct Inner {
+    used_codes: HashSet<String>,
+    token_serial: u64,
+    current_token: Option<String>,
+    stable_token_calls: u64,
+    phone_calls: u64,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeWechat {
+    inner: Arc<Mutex<Inner>>,
+    pub addr: Option<SocketAddr>,
+}
+
+impl FakeWechat {
+    pub async fn start() -> FakeWechat {
+        let mut fake = FakeWechat::default();
+        let router = Router::new()
+            .route("/sns/jscode2session", get(code2session))
+            .route("/cgi-bin/stable_token", post(stable_token))
+            .route("/wxa/business/getuserphonenumber", post(phone_number))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        fake.addr = Some(listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        fake
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr.unwrap())
+    }
+
+    /// WeChat replaces the app's access token (another client forced a refresh): the server's
+    /// cached one now answers 40001.
+    pub fn rotate_access_token(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.token_serial += 1;
+        inner.current_token = Some(format!("token-{}", inner.token_serial));
+    }
+
+    pub fn stable_token_calls(&self) -> u64 {
+        self.inner.lock().unwrap().stable_token_calls
+    }
+
+    pub fn phone_calls(&self) -> u64 {
+        self.inner.lock().unwrap().phone_calls
+    }
+}
+
+fn err(code: i64, msg: &str) -> Json<Value> {
+    Json(json!({ "errcode": code, "errmsg": msg }))
+}
+
+#[derive(Deserialize)]
+struct Code2SessionQuery {
+    appid: String,
+    secret: String,
+    js_code: String,
+    grant_type: String,
+}
+
+async fn code2session(
+    State(fake): State<FakeWechat>,
+    Query(q): Query<Code2SessionQuery>,
+) -> Json<Value> {
+    if q.appid != APPID {
+        return err(40013, "invalid appid");
+    }
+    if q.secret != SECRET {
+        return err(40125, "invalid appsecret");
+    }
+    if q.grant_type != "authorization_code" {
+        return err(40002, "invalid grant_type");
+    }
+    let code = q.js_code;
+    if code.starts_with("invalid") {
+        return err(40029, "invalid code");
+    }
+    if code.starts_with("blocked") {
+        return err(40226, "high risk user");
+    }
+    if code.starts_with("busy") {
+        return err(-1, "system error");
+    }
+    if !fake.inner.lock().unwrap().used_codes.insert(code.clone()) {
+        return err(40163, "code been used");
+    }
+    let name = code.split('#').next().unwrap_or_default();
+    Json(json!({ "openid": format!("o-{name}"), "session_key": format!("sk-{code}") }))
+}
+
+#[derive(Deserialize)]
+struct StableTokenBody {
+    grant_type: String,
+    appid: String,
+    secret: String,
+    #[serde(default)]
+    force_refresh: bool,
+}
+
+async fn stable_token(
+    State(fake): State<FakeWechat>,
+    Json(body): Json<StableTokenBody>,
+) -> Json<Value> {
+    if body.grant_type != "client_credential" {
+        return err(40002, "invalid grant_type");
+    }
+    if body.appid != APPID || body.secret != SECRET {
+        return err(40125, "invalid appsecret");
+    }
+    let mut inner = fake.inner.lock().unwrap();
+    inner.stable_token_calls += 1;
+    if body.force_refresh || inner.current_token.is_none() {
+        inner.token_serial += 1;
+        inner.current_token = Some(format!("token-{}", inner.token_serial));
+    }
+    Json(json!({ "access_token": inner.current_token.clone(), "expires_in": 7200 }))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    access_token: String,
+}
+
+#[derive(Deserialize)]
+struct PhoneBody {
+    code: String,
+}
+
+async fn phone_number(
+    State(fake): State<FakeWechat>,
+    Query(q): Query<TokenQuery>,
+    Json(body): Json<PhoneBody>,
+) -> Json<Value> {
+    {
+        let mut inner = fake.inner.lock().unwrap();
+        inner.phone_calls += 1;
+        if inner.current_token.as_deref() != Some(q.access_token.as_str()) {
+            return err(
+                40001,
+                "invalid credential, access_token is invalid or not latest",
+            );
+        }
+    }
+    if body.code.starts_with("invalid") {
+        return err(40029, "invalid code");
+    }
+    if body.code.starts_with("busy") {
+        return err(-1, "system error");
+    }
+    let Some(number) = body.code.strip_prefix("phone:") else {
+        return err(40029, "invalid code");
+    };
+    Json(json!({
+        "errcode": 0,
+        "errmsg": "ok",
+        "phone_info": {
+            "phoneNumber": number,
+            "purePhoneNumber": number,
+            "countryCode": "86",
+            "watermark": { "timestamp": 1_700_000_000, "appid": APPID }
+        }
+    }))
+}

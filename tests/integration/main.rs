@@ -1,0 +1,11 @@
+//! Integration tests: the real server over HTTP, a real database and a real Redis, with a fake
+//! WeChat server on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod fake_wechat;
+mod helpers;
+mod http;
+mod identity;
+mod org;
+mod schema;
+mod store;
