@@ -34,12 +34,24 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Points and leaderboards.
+    Points {
+        #[command(subcommand)]
+        command: PointsCommand,
+    },
     /// Fill the database with sample data.
     Seed {
         /// The small demo district (streets, communities, compounds, a few users).
         #[arg(long)]
         demo: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum PointsCommand {
+    /// Recompute every leaderboard from the points ledger (after Redis lost its data, or was
+    /// down while points were awarded).
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -124,6 +136,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 area.id,
                 user.id
             );
+            Ok(())
+        }
+        Command::Points {
+            command: PointsCommand::Rebuild,
+        } => {
+            let conn = db::connect(&config.database_url).await?;
+            db::migrate(&conn).await?;
+            let store =
+                crate::store::connect(config.redis_url.as_deref(), &config.redis_key_prefix)
+                    .await?;
+            if store.kind() == "memory" {
+                anyhow::bail!(
+                    "REDIS_URL is not set: the boards live in the server process, which rebuilds them at start"
+                );
+            }
+            let started = std::time::Instant::now();
+            let boards = crate::points::boards::rebuild(&conn, store.as_ref()).await?;
+            println!("rebuilt {boards} leaderboards in {:.2?}", started.elapsed());
             Ok(())
         }
         Command::Seed { demo } => {

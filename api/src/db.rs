@@ -83,6 +83,15 @@ pub async fn ensure_root_area(
     Ok(active.update(db).await?)
 }
 
+/// The district: the one area without a parent.
+pub async fn root_area(db: &impl sea_orm::ConnectionTrait) -> crate::error::AppResult<area::Model> {
+    area::Entity::find()
+        .filter(area::Column::ParentId.is_null())
+        .one(db)
+        .await?
+        .ok_or_else(|| crate::error::AppError::not_found("root area"))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

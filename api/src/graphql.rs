@@ -14,13 +14,20 @@ use async_graphql::{
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
 use crate::org::{OrgMutation, OrgQuery};
+use crate::points::{PointsMutation, PointsQuery};
 use crate::state::AppState;
+use crate::wishes::{WishesMutation, WishesQuery};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(IdentityQuery, OrgQuery);
+pub struct QueryRoot(IdentityQuery, OrgQuery, WishesQuery, PointsQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(IdentityMutation, OrgMutation);
+pub struct MutationRoot(
+    IdentityMutation,
+    OrgMutation,
+    WishesMutation,
+    PointsMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

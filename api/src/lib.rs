@@ -11,11 +11,13 @@ pub mod http;
 pub mod identity;
 pub mod org;
 pub mod pagination;
+pub mod points;
 pub mod seed;
 pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod wechat;
+pub mod wishes;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -66,6 +68,19 @@ impl App {
         if config.dev_login_enabled() {
             let users: Vec<&str> = seed::DEMO_USERS.iter().map(|(openid, _)| *openid).collect();
             tracing::info!(demo_users = %users.join(", "), "dev login is on: devLogin(openid: ...)");
+        }
+
+        // Boards are derived data: rebuild them when the store has none (a fresh or emptied
+        // Redis, or the in-process store of a new process).
+        match store.get(points::boards::BUILT_MARKER).await {
+            Ok(Some(_)) => {}
+            Ok(None) => match points::boards::rebuild(&db, store.as_ref()).await {
+                Ok(count) => tracing::info!(boards = count, "leaderboards rebuilt from the ledger"),
+                Err(err) => tracing::warn!(error = %err, "leaderboards not rebuilt at start"),
+            },
+            Err(err) => {
+                tracing::warn!(error = %err, "store does not answer; leaderboards not checked")
+            }
         }
 
         let wechat = WechatClient::new(config.wechat.clone())?;

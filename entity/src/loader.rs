@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::{area, party_org, role_grant, users};
+use crate::{area, party_org, role_grant, users, wish_event};
 
 /// Loads rows for one request; create one per request so its cache never outlives it.
 pub struct DbLoader {
@@ -91,6 +91,31 @@ impl Loader<RolesOfUser> for DbLoader {
         let mut out: HashMap<RolesOfUser, Vec<role_grant::Model>> = HashMap::new();
         for row in rows {
             out.entry(RolesOfUser(row.user_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// The events of a wish, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventsOfWish(pub i64);
+
+impl Loader<EventsOfWish> for DbLoader {
+    type Value = Vec<wish_event::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[EventsOfWish],
+    ) -> Result<HashMap<EventsOfWish, Self::Value>, Self::Error> {
+        let rows = wish_event::Entity::find()
+            .filter(wish_event::Column::WishId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(wish_event::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<EventsOfWish, Vec<wish_event::Model>> = HashMap::new();
+        for row in rows {
+            out.entry(EventsOfWish(row.wish_id)).or_default().push(row);
         }
         Ok(out)
     }

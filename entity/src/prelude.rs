@@ -1,5 +1,9 @@
 pub use super::area::Entity as Area;
 pub use super::party_member::Entity as PartyMember;
 pub use super::party_org::Entity as PartyOrg;
+pub use super::point_entry::Entity as PointEntry;
+pub use super::point_rule::Entity as PointRule;
 pub use super::role_grant::Entity as RoleGrant;
 pub use super::users::Entity as Users;
+pub use super::wish::Entity as Wish;
+pub use super::wish_event::Entity as WishEvent;

@@ -177,3 +177,137 @@ pub enum MemberStatus {
     #[sea_orm(string_value = "REJECTED")]
     Rejected,
 }
+
+/// Where a 微心愿 stands: OPEN -> CLAIMED -> FULFILLED -> CONFIRMED; OPEN -> CANCELLED;
+/// CLAIMED -> OPEN when released.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "WishStatus")]
+pub enum WishStatus {
+    /// Waiting for someone to take it on.
+    #[sea_orm(string_value = "OPEN")]
+    Open,
+    /// A party member or volunteer has taken it on.
+    #[sea_orm(string_value = "CLAIMED")]
+    Claimed,
+    /// The claimant says it is done; waiting for the poster to confirm.
+    #[sea_orm(string_value = "FULFILLED")]
+    Fulfilled,
+    /// The poster confirmed; the claimant earned the points.
+    #[sea_orm(string_value = "CONFIRMED")]
+    Confirmed,
+    /// Withdrawn by the poster.
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+}
+
+/// What a wish is about.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "WishCategory")]
+pub enum WishCategory {
+    /// 生活帮扶
+    #[sea_orm(string_value = "DAILY_HELP")]
+    DailyHelp,
+    /// 陪伴
+    #[sea_orm(string_value = "COMPANIONSHIP")]
+    Companionship,
+    /// 维修
+    #[sea_orm(string_value = "REPAIR")]
+    Repair,
+    /// 学习
+    #[sea_orm(string_value = "STUDY")]
+    Study,
+    /// 健康
+    #[sea_orm(string_value = "HEALTH")]
+    Health,
+    /// 其他
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}
+
+/// A step in a wish's history.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "WishAction")]
+pub enum WishAction {
+    #[sea_orm(string_value = "POSTED")]
+    Posted,
+    #[sea_orm(string_value = "CLAIMED")]
+    Claimed,
+    #[sea_orm(string_value = "RELEASED")]
+    Released,
+    #[sea_orm(string_value = "FULFILLED")]
+    Fulfilled,
+    #[sea_orm(string_value = "CONFIRMED")]
+    Confirmed,
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+}
+
+/// What earns points. Points per action are rules a DISTRICT_ADMIN sets.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(24))")]
+#[graphql(name = "PointAction")]
+pub enum PointAction {
+    /// A wish the member claimed was confirmed by its poster.
+    #[sea_orm(string_value = "WISH_FULFILLED")]
+    WishFulfilled,
+    /// An errand the member did was rated by the resident.
+    #[sea_orm(string_value = "ORDER_COMPLETED")]
+    OrderCompleted,
+    /// The member attended an activity.
+    #[sea_orm(string_value = "ACTIVITY_ATTENDED")]
+    ActivityAttended,
+    /// An in-service member reported to the home community (双报到).
+    #[sea_orm(string_value = "COMMUNITY_REPORT")]
+    CommunityReport,
+}

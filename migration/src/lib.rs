@@ -3,14 +3,17 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_areas_users_roles;
+mod m20261127_000002_create_wishes_points;
+mod util;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(
-            m20261127_000001_create_areas_users_roles::Migration,
-        )]
+        vec![
+            Box::new(m20261127_000001_create_areas_users_roles::Migration),
+            Box::new(m20261127_000002_create_wishes_points::Migration),
+        ]
     }
 }

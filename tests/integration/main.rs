@@ -7,5 +7,7 @@ mod helpers;
 mod http;
 mod identity;
 mod org;
+mod points;
 mod schema;
 mod store;
+mod wishes;

@@ -17,6 +17,19 @@ struct Session {
 #[derive(Default)]
 pub struct MemoryStore {
     sessions: Mutex<HashMap<String, Session>>,
+    sorted_sets: Mutex<HashMap<String, HashMap<String, f64>>>,
+    values: Mutex<HashMap<String, String>>,
+}
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError("in-process store lock poisoned".into())
+}
+
+/// Highest score first; equal scores by member, descending, as Redis' ZREVRANGE orders them.
+fn ranked(set: &HashMap<String, f64>) -> Vec<(String, f64)> {
+    let mut members: Vec<(String, f64)> = set.iter().map(|(m, s)| (m.clone(), *s)).collect();
+    members.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| b.0.cmp(&a.0)));
+    members
 }
 
 impl MemoryStore {
@@ -98,6 +111,61 @@ impl Store for MemoryStore {
 
     async fn delete_session(&self, sid: &str) -> StoreResult<()> {
         self.sessions()?.remove(sid);
+        Ok(())
+    }
+
+    async fn zincr_many(&self, ops: &[(String, String, f64)]) -> StoreResult<()> {
+        let mut sets = self.sorted_sets.lock().map_err(poisoned)?;
+        for (key, member, delta) in ops {
+            *sets
+                .entry(key.clone())
+                .or_default()
+                .entry(member.clone())
+                .or_default() += delta;
+        }
+        Ok(())
+    }
+
+    async fn ztop(&self, key: &str, n: usize) -> StoreResult<Vec<(String, f64)>> {
+        let sets = self.sorted_sets.lock().map_err(poisoned)?;
+        Ok(sets
+            .get(key)
+            .map(|set| ranked(set).into_iter().take(n).collect())
+            .unwrap_or_default())
+    }
+
+    async fn zrank_desc(&self, key: &str, member: &str) -> StoreResult<Option<u64>> {
+        let sets = self.sorted_sets.lock().map_err(poisoned)?;
+        Ok(sets.get(key).and_then(|set| {
+            ranked(set)
+                .iter()
+                .position(|(m, _)| m == member)
+                .map(|p| p as u64)
+        }))
+    }
+
+    async fn replace_sorted_sets(
+        &self,
+        prefix: &str,
+        new: Vec<(String, Vec<(String, f64)>)>,
+    ) -> StoreResult<()> {
+        let mut sets = self.sorted_sets.lock().map_err(poisoned)?;
+        sets.retain(|key, _| !key.starts_with(prefix));
+        for (key, members) in new {
+            sets.insert(key, members.into_iter().collect());
+        }
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(self.values.lock().map_err(poisoned)?.get(key).cloned())
+    }
+
+    async fn set(&self, key: &str, value: &str) -> StoreResult<()> {
+        self.values
+            .lock()
+            .map_err(poisoned)?
+            .insert(key.to_owned(), value.to_owned());
         Ok(())
     }
 }

@@ -60,6 +60,28 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Rotation>;
 
     async fn delete_session(&self, sid: &str) -> StoreResult<()>;
+
+    /// Adds to members' scores in sorted sets, all in one round trip: `(key, member, delta)`.
+    async fn zincr_many(&self, ops: &[(String, String, f64)]) -> StoreResult<()>;
+
+    /// The `n` highest members of a sorted set with their scores, highest first; equal scores in
+    /// a fixed order.
+    async fn ztop(&self, key: &str, n: usize) -> StoreResult<Vec<(String, f64)>>;
+
+    /// A member's 0-based position counted from the highest score, if present.
+    async fn zrank_desc(&self, key: &str, member: &str) -> StoreResult<Option<u64>>;
+
+    /// Replaces every sorted set whose key starts with `prefix` by `sets`: sets not listed are
+    /// deleted, each listed one is swapped in whole.
+    async fn replace_sorted_sets(
+        &self,
+        prefix: &str,
+        sets: Vec<(String, Vec<(String, f64)>)>,
+    ) -> StoreResult<()>;
+
+    async fn get(&self, key: &str) -> StoreResult<Option<String>>;
+
+    async fn set(&self, key: &str, value: &str) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

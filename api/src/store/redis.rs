@@ -52,6 +52,10 @@ impl RedisStore {
         })
     }
 
+    fn key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
     fn session_key(&self, sid: &str) -> String {
         // The hash tag keeps everything about one session on one Redis Cluster slot.
         format!("{}sess:{{{sid}}}", self.prefix)
@@ -133,6 +137,92 @@ impl Store for RedisStore {
     async fn delete_session(&self, sid: &str) -> StoreResult<()> {
         let mut conn = self.conn.clone();
         let _: i64 = conn.del(self.session_key(sid)).await?;
+        Ok(())
+    }
+
+    async fn zincr_many(&self, ops: &[(String, String, f64)]) -> StoreResult<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        for (key, member, delta) in ops {
+            pipe.zincr(self.key(key), member, *delta).ignore();
+        }
+        let mut conn = self.conn.clone();
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn ztop(&self, key: &str, n: usize) -> StoreResult<Vec<(String, f64)>> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        Ok(conn
+            .zrevrange_withscores(self.key(key), 0, n as isize - 1)
+            .await?)
+    }
+
+    async fn zrank_desc(&self, key: &str, member: &str) -> StoreResult<Option<u64>> {
+        let mut conn = self.conn.clone();
+        Ok(conn.zrevrank(self.key(key), member).await?)
+    }
+
+    async fn replace_sorted_sets(
+        &self,
+        prefix: &str,
+        sets: Vec<(String, Vec<(String, f64)>)>,
+    ) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let pattern = format!("{}*", self.key(prefix));
+        let mut stale: std::collections::HashSet<String> = std::collections::HashSet::new();
+        {
+            let mut iter: redis::AsyncIter<String> = conn.scan_match(&pattern).await?;
+            while let Some(key) = iter.next_item().await {
+                stale.insert(key?);
+            }
+        }
+        // Each set is built under a temporary key with the same hash tag and renamed over the
+        // old one, so readers never see a half-built board.
+        const CHUNK: usize = 5_000;
+        let mut pipe = redis::pipe();
+        let mut queued = 0;
+        for (key, members) in sets {
+            let key = self.key(&key);
+            stale.remove(&key);
+            let tmp = format!("{key}:rebuild");
+            pipe.del(&tmp).ignore();
+            for chunk in members.chunks(CHUNK) {
+                let items: Vec<(f64, &str)> = chunk.iter().map(|(m, s)| (*s, m.as_str())).collect();
+                pipe.zadd_multiple(&tmp, &items).ignore();
+                queued += chunk.len();
+            }
+            if members.is_empty() {
+                pipe.del(&key).ignore();
+            } else {
+                pipe.rename(&tmp, &key).ignore();
+            }
+            if queued >= CHUNK * 4 {
+                pipe.query_async::<()>(&mut conn).await?;
+                pipe = redis::pipe();
+                queued = 0;
+            }
+        }
+        for key in stale {
+            pipe.del(key).ignore();
+        }
+        pipe.query_async::<()>(&mut conn).await?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<String>> {
+        let mut conn = self.conn.clone();
+        Ok(conn.get(self.key(key)).await?)
+    }
+
+    async fn set(&self, key: &str, value: &str) -> StoreResult<()> {
+        let mut conn = self.conn.clone();
+        let _: () = conn.set(self.key(key), value).await?;
         Ok(())
     }
 }
