@@ -33,6 +33,8 @@ pub struct Config {
     /// share one Redis.
     pub redis_key_prefix: String,
     pub jwt_secret: Vec<u8>,
+    /// Key of the encrypted personal columns (contact phones, card notes).
+    pub data_key: Vec<u8>,
     /// True when JWT_SECRET was not given and a random one was drawn for this start.
     pub jwt_secret_generated: bool,
     pub wechat: WechatConfig,
@@ -115,6 +117,12 @@ impl Config {
             }
         };
 
+        // Development keeps a fixed key so data written before a restart stays readable; production
+        // must bring its own (checked above).
+        let data_key = get("DATA_KEY")
+            .unwrap_or_else(|| "emulin-development-data-key".to_owned())
+            .into_bytes();
+
         let database_url = get("DATABASE_URL");
         Ok(Config {
             env,
@@ -124,6 +132,7 @@ impl Config {
             redis_url: get("REDIS_URL"),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "emulin:".to_owned()),
             jwt_secret,
+            data_key,
             jwt_secret_generated,
             wechat: WechatConfig {
                 appid: get("WECHAT_APPID"),

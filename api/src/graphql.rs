@@ -13,13 +13,20 @@ use async_graphql::{
 
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
+use crate::orders::catalog::{CatalogMutation, CatalogQuery};
 use crate::org::{OrgMutation, OrgQuery};
 use crate::points::{PointsMutation, PointsQuery};
 use crate::state::AppState;
 use crate::wishes::{WishesMutation, WishesQuery};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(IdentityQuery, OrgQuery, WishesQuery, PointsQuery);
+pub struct QueryRoot(
+    IdentityQuery,
+    OrgQuery,
+    WishesQuery,
+    PointsQuery,
+    CatalogQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
@@ -27,6 +34,7 @@ pub struct MutationRoot(
     OrgMutation,
     WishesMutation,
     PointsMutation,
+    CatalogMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

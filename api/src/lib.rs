@@ -4,11 +4,13 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod orders;
 pub mod org;
 pub mod pagination;
 pub mod points;
@@ -86,6 +88,7 @@ impl App {
         let wechat = WechatClient::new(config.wechat.clone())?;
         let state = AppState {
             keys: Arc::new(TokenKeys::new(&config.jwt_secret)),
+            cipher: Arc::new(crypto::FieldCipher::new(&config.data_key)),
             config: Arc::new(config),
             db,
             store,

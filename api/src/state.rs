@@ -4,6 +4,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::TokenKeys;
 use crate::config::Config;
+use crate::crypto::FieldCipher;
 use crate::store::DynStore;
 use crate::wechat::WechatClient;
 
@@ -14,5 +15,6 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub store: DynStore,
     pub keys: Arc<TokenKeys>,
+    pub cipher: Arc<FieldCipher>,
     pub wechat: Arc<WechatClient>,
 }

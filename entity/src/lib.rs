@@ -5,6 +5,7 @@
 pub mod area;
 pub mod context;
 pub mod loader;
+pub mod order_event;
 pub mod party_member;
 pub mod party_org;
 pub mod point_entry;
@@ -12,6 +13,8 @@ pub mod point_rule;
 pub mod prelude;
 pub mod role_grant;
 pub mod sea_orm_active_enums;
+pub mod service_item;
+pub mod service_order;
 pub mod users;
 pub mod wish;
 pub mod wish_event;

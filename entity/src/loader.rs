@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::{area, party_org, role_grant, users, wish_event};
+use crate::{area, order_event, party_org, role_grant, service_item, users, wish_event};
 
 /// Loads rows for one request; create one per request so its cache never outlives it.
 pub struct DbLoader {
@@ -43,6 +43,7 @@ macro_rules! by_id {
 by_id!(AreaById, area);
 by_id!(UserById, users);
 by_id!(PartyOrgById, party_org);
+by_id!(ServiceItemById, service_item);
 
 /// The children of an area.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -116,6 +117,33 @@ impl Loader<EventsOfWish> for DbLoader {
         let mut out: HashMap<EventsOfWish, Vec<wish_event::Model>> = HashMap::new();
         for row in rows {
             out.entry(EventsOfWish(row.wish_id)).or_default().push(row);
+        }
+        Ok(out)
+    }
+}
+
+/// The events of an order, oldest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EventsOfOrder(pub i64);
+
+impl Loader<EventsOfOrder> for DbLoader {
+    type Value = Vec<order_event::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[EventsOfOrder],
+    ) -> Result<HashMap<EventsOfOrder, Self::Value>, Self::Error> {
+        let rows = order_event::Entity::find()
+            .filter(order_event::Column::OrderId.is_in(keys.iter().map(|k| k.0)))
+            .order_by_asc(order_event::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut out: HashMap<EventsOfOrder, Vec<order_event::Model>> = HashMap::new();
+        for row in rows {
+            out.entry(EventsOfOrder(row.order_id))
+                .or_default()
+                .push(row);
         }
         Ok(out)
     }

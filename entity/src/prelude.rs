@@ -1,9 +1,12 @@
 pub use super::area::Entity as Area;
+pub use super::order_event::Entity as OrderEvent;
 pub use super::party_member::Entity as PartyMember;
 pub use super::party_org::Entity as PartyOrg;
 pub use super::point_entry::Entity as PointEntry;
 pub use super::point_rule::Entity as PointRule;
 pub use super::role_grant::Entity as RoleGrant;
+pub use super::service_item::Entity as ServiceItem;
+pub use super::service_order::Entity as ServiceOrder;
 pub use super::users::Entity as Users;
 pub use super::wish::Entity as Wish;
 pub use super::wish_event::Entity as WishEvent;

@@ -311,3 +311,70 @@ pub enum PointAction {
     #[sea_orm(string_value = "COMMUNITY_REPORT")]
     CommunityReport,
 }
+
+/// Where an errand (帮办代办) stands: 点单 PLACED -> 接单 ACCEPTED -> 派单 DISPATCHED -> COMPLETED ->
+/// 评单 RATED; PLACED or ACCEPTED -> CANCELLED; PLACED -> REJECTED.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "OrderStatus")]
+pub enum OrderStatus {
+    #[sea_orm(string_value = "PLACED")]
+    Placed,
+    #[sea_orm(string_value = "ACCEPTED")]
+    Accepted,
+    #[sea_orm(string_value = "DISPATCHED")]
+    Dispatched,
+    #[sea_orm(string_value = "COMPLETED")]
+    Completed,
+    #[sea_orm(string_value = "RATED")]
+    Rated,
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+}
+
+/// A step in an errand's history.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "OrderAction")]
+pub enum OrderAction {
+    #[sea_orm(string_value = "PLACED")]
+    Placed,
+    #[sea_orm(string_value = "ACCEPTED")]
+    Accepted,
+    #[sea_orm(string_value = "REJECTED")]
+    Rejected,
+    #[sea_orm(string_value = "DISPATCHED")]
+    Dispatched,
+    #[sea_orm(string_value = "COMPLETED")]
+    Completed,
+    #[sea_orm(string_value = "RATED")]
+    Rated,
+    #[sea_orm(string_value = "CANCELLED")]
+    Cancelled,
+}

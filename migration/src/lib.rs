@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261127_000001_create_areas_users_roles;
 mod m20261127_000002_create_wishes_points;
+mod m20261127_000003_create_orders;
 mod util;
 
 pub struct Migrator;
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_areas_users_roles::Migration),
             Box::new(m20261127_000002_create_wishes_points::Migration),
+            Box::new(m20261127_000003_create_orders::Migration),
         ]
     }
 }
