@@ -211,6 +211,20 @@ impl Viewer {
             .max_by_key(|r| r.rank()))
     }
 
+    /// Whether the viewer holds one of `roles` at `path` or above it.
+    pub async fn holds_any_over(
+        &self,
+        db: &DatabaseConnection,
+        path: &str,
+        roles: &[Role],
+    ) -> AppResult<bool> {
+        Ok(self
+            .grants(db)
+            .await?
+            .iter()
+            .any(|g| roles.contains(&g.role) && path.starts_with(&g.path)))
+    }
+
     /// Requires a role of at least `min` covering `path`; answers with the role held.
     pub async fn require_role_over(
         &self,

@@ -19,6 +19,21 @@ pub struct WechatConfig {
     pub appid: Option<String>,
     pub secret: Option<String>,
     pub api_base: String,
+    /// Subscribe-message template for errand status changes; unset: no such messages.
+    pub template_order_status: Option<String>,
+    /// Subscribe-message template for wish status changes; unset: no such messages.
+    pub template_wish_status: Option<String>,
+}
+
+/// How the subscribe-message outbox is worked off.
+#[derive(Clone, Debug)]
+pub struct OutboxConfig {
+    /// How often each node looks for due messages.
+    pub poll_interval: Duration,
+    /// The first retry waits this long; each further one twice as long (capped at ten minutes).
+    pub retry_base: Duration,
+    /// Attempts before a message that keeps failing transiently is dropped.
+    pub max_attempts: i32,
 }
 
 #[derive(Clone, Debug)]
@@ -38,6 +53,7 @@ pub struct Config {
     /// True when JWT_SECRET was not given and a random one was drawn for this start.
     pub jwt_secret_generated: bool,
     pub wechat: WechatConfig,
+    pub outbox: OutboxConfig,
     pub district_name: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -50,6 +66,24 @@ pub enum ConfigError {
     MissingInProduction(Vec<&'static str>),
     #[error("{name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
+}
+
+fn millis(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|ms| *ms > 0)
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("'{v}' is not a positive number of milliseconds"),
+            }),
+    }
 }
 
 impl Config {
@@ -141,6 +175,13 @@ impl Config {
                     .unwrap_or_else(|| DEFAULT_WECHAT_API_BASE.to_owned())
                     .trim_end_matches('/')
                     .to_owned(),
+                template_order_status: get("WECHAT_TEMPLATE_ORDER_STATUS"),
+                template_wish_status: get("WECHAT_TEMPLATE_WISH_STATUS"),
+            },
+            outbox: OutboxConfig {
+                poll_interval: Duration::from_millis(millis(&get, "OUTBOX_POLL_MS", 1_000)?),
+                retry_base: Duration::from_millis(millis(&get, "OUTBOX_RETRY_BASE_MS", 2_000)?),
+                max_attempts: 8,
             },
             district_name: get("DISTRICT_NAME").unwrap_or_else(|| "万柏林区".to_owned()),
             access_token_ttl: Duration::from_secs(15 * 60),

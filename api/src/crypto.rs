@@ -60,6 +60,18 @@ impl FieldCipher {
     }
 }
 
+impl entity::context::Decrypt for FieldCipher {
+    fn decrypt(&self, stored: &str) -> Option<String> {
+        match FieldCipher::decrypt(self, stored) {
+            Ok(plain) => Some(plain),
+            Err(err) => {
+                tracing::error!(error = %err, "an encrypted field could not be opened");
+                None
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::FieldCipher;

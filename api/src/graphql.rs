@@ -13,7 +13,9 @@ use async_graphql::{
 
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
+use crate::notify::NotifyMutation;
 use crate::orders::catalog::{CatalogMutation, CatalogQuery};
+use crate::orders::{OrdersMutation, OrdersQuery};
 use crate::org::{OrgMutation, OrgQuery};
 use crate::points::{PointsMutation, PointsQuery};
 use crate::state::AppState;
@@ -26,6 +28,7 @@ pub struct QueryRoot(
     WishesQuery,
     PointsQuery,
     CatalogQuery,
+    OrdersQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -35,6 +38,8 @@ pub struct MutationRoot(
     WishesMutation,
     PointsMutation,
     CatalogMutation,
+    OrdersMutation,
+    NotifyMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -62,7 +67,8 @@ pub fn build(state: Option<AppState>) -> AppSchema {
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(state) = state {
-        builder = builder.data(state);
+        let decrypt: Arc<dyn entity::context::Decrypt> = state.cipher.clone();
+        builder = builder.data(state).data(decrypt);
     }
     builder.finish()
 }

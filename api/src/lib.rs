@@ -10,6 +10,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod notify;
 pub mod orders;
 pub mod org;
 pub mod pagination;
@@ -125,9 +126,17 @@ impl App {
         } else {
             tracing::info!("listening on {addr}");
         }
+        // The outbox worker runs beside the server and stops with it, after the requests in
+        // flight have finished.
+        let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(notify::worker::run(self.state.clone(), worker_stopped));
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await?;
+        let _ = stop_worker.send(true);
+        if let Err(err) = worker.await {
+            tracing::warn!(error = %err, "outbox worker ended abnormally");
+        }
         tracing::info!("stopped");
         Ok(())
     }

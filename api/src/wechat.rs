@@ -215,6 +215,27 @@ impl WechatClient {
         }
     }
 
+    /// Sends a subscribe message (`/cgi-bin/message/subscribe/send`).
+    pub async fn send_subscribe(
+        &self,
+        openid: &str,
+        template_id: &str,
+        page: &str,
+        data: &serde_json::Value,
+    ) -> WechatResult<()> {
+        let body = serde_json::json!({
+            "touser": openid,
+            "template_id": template_id,
+            "page": page,
+            "data": data,
+            "lang": "zh_CN",
+        });
+        let _: serde::de::IgnoredAny = self
+            .with_token("/cgi-bin/message/subscribe/send", &body)
+            .await?;
+        Ok(())
+    }
+
     /// Exchanges a getPhoneNumber button code for the user's phone number (without country code).
     pub async fn phone_number(&self, code: &str) -> WechatResult<String> {
         let reply: PhoneReply = self

@@ -7,6 +7,11 @@ use async_graphql::ErrorExtensions;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CurrentUserId(pub i64);
 
+/// Opens encrypted personal columns; the server provides it as schema data.
+pub trait Decrypt: Send + Sync {
+    fn decrypt(&self, stored: &str) -> Option<String>;
+}
+
 /// A database failure inside a relation resolver: logged with its detail, answered without it.
 pub fn internal(err: impl std::fmt::Display) -> async_graphql::Error {
     tracing::error!(error = %err, "database error while resolving a relation");

@@ -1,5 +1,6 @@
 pub use super::area::Entity as Area;
 pub use super::order_event::Entity as OrderEvent;
+pub use super::outbox::Entity as Outbox;
 pub use super::party_member::Entity as PartyMember;
 pub use super::party_org::Entity as PartyOrg;
 pub use super::point_entry::Entity as PointEntry;
@@ -7,6 +8,7 @@ pub use super::point_rule::Entity as PointRule;
 pub use super::role_grant::Entity as RoleGrant;
 pub use super::service_item::Entity as ServiceItem;
 pub use super::service_order::Entity as ServiceOrder;
+pub use super::subscription_quota::Entity as SubscriptionQuota;
 pub use super::users::Entity as Users;
 pub use super::wish::Entity as Wish;
 pub use super::wish_event::Entity as WishEvent;

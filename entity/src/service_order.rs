@@ -1,7 +1,7 @@
 use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
 use sea_orm::entity::prelude::*;
 
-use crate::context::internal;
+use crate::context::{CurrentUserId, Decrypt, internal};
 use crate::loader::{AreaById, DbLoader, EventsOfOrder, ServiceItemById, UserById};
 pub use crate::sea_orm_active_enums::OrderStatus;
 
@@ -54,6 +54,20 @@ pub struct Model {
 impl Model {
     async fn id(&self) -> ID {
         ID(self.id.to_string())
+    }
+
+    /// The contact phone in full: only for the resident, the accepting steward and the assignee;
+    /// null for anyone else.
+    async fn contact_phone(&self, ctx: &Context<'_>) -> Option<String> {
+        let viewer = ctx.data_opt::<CurrentUserId>()?.0;
+        let participant = viewer == self.resident_id
+            || Some(viewer) == self.steward_id
+            || Some(viewer) == self.assignee_id;
+        if !participant {
+            return None;
+        }
+        ctx.data_opt::<std::sync::Arc<dyn Decrypt>>()?
+            .decrypt(&self.contact_phone)
     }
 
     /// The catalogue item ordered.

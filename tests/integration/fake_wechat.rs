@@ -25,6 +25,19 @@ struct Inner {
     current_token: Option<String>,
     stable_token_calls: u64,
     phone_calls: u64,
+    /// Subscribe sends still to answer with -1 (system busy).
+    busy_sends: u64,
+    send_attempts: u64,
+    sent: Vec<SentMessage>,
+}
+
+/// A subscribe message the fake accepted.
+#[derive(Clone, Debug)]
+pub struct SentMessage {
+    pub touser: String,
+    pub template_id: String,
+    pub page: String,
+    pub data: Value,
 }
 
 #[derive(Clone, Default)]
@@ -40,6 +53,7 @@ impl FakeWechat {
             .route("/sns/jscode2session", get(code2session))
             .route("/cgi-bin/stable_token", post(stable_token))
             .route("/wxa/business/getuserphonenumber", post(phone_number))
+            .route("/cgi-bin/message/subscribe/send", post(subscribe_send))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         fake.addr = Some(listener.local_addr().unwrap());
@@ -67,6 +81,19 @@ impl FakeWechat {
 
     pub fn phone_calls(&self) -> u64 {
         self.inner.lock().unwrap().phone_calls
+    }
+
+    /// The next `n` subscribe sends answer -1.
+    pub fn fail_next_sends(&self, n: u64) {
+        self.inner.lock().unwrap().busy_sends = n;
+    }
+
+    pub fn sent(&self) -> Vec<SentMessage> {
+        self.inner.lock().unwrap().sent.clone()
+    }
+
+    pub fn send_attempts(&self) -> u64 {
+        self.inner.lock().unwrap().send_attempts
     }
 }
 
@@ -184,4 +211,71 @@ async fn phone_number(
             "watermark": { "timestamp": 1_700_000_000, "appid": APPID }
         }
     }))
+}
+
+#[derive(Deserialize)]
+struct SubscribeBody {
+    touser: String,
+    template_id: String,
+    #[serde(default)]
+    page: String,
+    data: Value,
+}
+
+/// Value limits of subscribe-message fields, by key prefix.
+fn field_limit(key: &str) -> Option<usize> {
+    let kind: String = key
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() || *c == '_')
+        .collect();
+    match kind.as_str() {
+        "thing" => Some(20),
+        "phrase" => Some(5),
+        "character_string" => Some(32),
+        "number" => Some(32),
+        "time" | "date" => Some(32),
+        _ => None,
+    }
+}
+
+async fn subscribe_send(
+    State(fake): State<FakeWechat>,
+    Query(q): Query<TokenQuery>,
+    Json(body): Json<SubscribeBody>,
+) -> Json<Value> {
+    let mut inner = fake.inner.lock().unwrap();
+    inner.send_attempts += 1;
+    if inner.current_token.as_deref() != Some(q.access_token.as_str()) {
+        return err(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        );
+    }
+    if inner.busy_sends > 0 {
+        inner.busy_sends -= 1;
+        return err(-1, "system error");
+    }
+    if body.template_id == "bad-template" {
+        return err(40037, "invalid template_id");
+    }
+    if body.touser.contains("refuser") {
+        return err(43101, "user refuse to accept the msg");
+    }
+    let Some(fields) = body.data.as_object() else {
+        return err(47003, "argument invalid! data");
+    };
+    for (key, field) in fields {
+        let value = field["value"].as_str().unwrap_or_default();
+        match field_limit(key) {
+            Some(max) if value.chars().count() <= max && !value.is_empty() => {}
+            _ => return err(47003, &format!("argument invalid! data.{key}.value")),
+        }
+    }
+    inner.sent.push(SentMessage {
+        touser: body.touser,
+        template_id: body.template_id,
+        page: body.page,
+        data: body.data,
+    });
+    Json(json!({ "errcode": 0, "errmsg": "ok" }))
 }

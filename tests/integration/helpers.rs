@@ -197,6 +197,10 @@ impl TestApp {
 
     /// Starts a server; `tweak` may change the configuration first.
     pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
+        // The servers' logs, when asked for with RUST_LOG.
+        if std::env::var("RUST_LOG").is_ok() {
+            api::telemetry::init(false);
+        }
         let wechat = FakeWechat::start().await;
         let database = std::sync::Arc::new(fresh_database().await);
         let mut vars: HashMap<String, String> = HashMap::from([
@@ -213,6 +217,10 @@ impl TestApp {
             ("WECHAT_APPID".into(), fake_wechat::APPID.into()),
             ("WECHAT_SECRET".into(), fake_wechat::SECRET.into()),
             ("WECHAT_API_BASE".into(), wechat.base_url()),
+            ("WECHAT_TEMPLATE_ORDER_STATUS".into(), "tpl-order".into()),
+            ("WECHAT_TEMPLATE_WISH_STATUS".into(), "tpl-wish".into()),
+            ("OUTBOX_POLL_MS".into(), "50".into()),
+            ("OUTBOX_RETRY_BASE_MS".into(), "50".into()),
         ]);
         if let Some(url) = redis_url() {
             vars.insert("REDIS_URL".into(), url);
@@ -305,13 +313,8 @@ impl TestApp {
         operation: &str,
         variables: Value,
     ) -> Value {
-        let document = contract_document(capability);
-        assert!(
-            document.contains(&format!(" {operation}("))
-                || document.contains(&format!(" {operation} ")),
-            "no operation {operation} in {capability}.graphql"
-        );
-        self.gql_named(token, &document, Some(operation), variables)
+        let text = contract_operation(capability, operation);
+        self.gql_named(token, &text, Some(operation), variables)
             .await
     }
 
@@ -362,6 +365,44 @@ impl TestApp {
             .await;
         data(&resp)["createArea"]["id"].as_str().unwrap().to_owned()
     }
+}
+
+/// Waits (at most ten seconds) until `check` holds, for effects that happen in the background.
+pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+/// The text of one operation of a contract file: from its keyword to the next operation.
+pub fn contract_operation(capability: &str, operation: &str) -> String {
+    let document = contract_document(capability);
+    let starts_operation = |line: &str| {
+        ["query ", "mutation ", "subscription "]
+            .iter()
+            .any(|k| line.starts_with(k))
+    };
+    let mut text = String::new();
+    let mut inside = false;
+    for line in document.lines() {
+        if starts_operation(line) {
+            let name = line.split_whitespace().nth(1).unwrap_or_default();
+            inside = name.split(['(', '{']).next() == Some(operation);
+        }
+        if inside {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    assert!(
+        !text.is_empty(),
+        "no operation {operation} in {capability}.graphql"
+    );
+    text
 }
 
 pub fn contract_document(capability: &str) -> String {

@@ -6,6 +6,8 @@ mod fake_wechat;
 mod helpers;
 mod http;
 mod identity;
+mod notify;
+mod orders;
 mod org;
 mod points;
 mod schema;

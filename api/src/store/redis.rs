@@ -211,7 +211,9 @@ impl Store for RedisStore {
         for key in stale {
             pipe.del(key).ignore();
         }
-        pipe.query_async::<()>(&mut conn).await?;
+        if !pipe.is_empty() {
+            pipe.query_async::<()>(&mut conn).await?;
+        }
         Ok(())
     }
 

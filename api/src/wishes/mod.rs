@@ -20,6 +20,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, parse_id};
+use crate::notify::{self, Notice};
 use crate::org::find_area;
 use crate::pagination::{Page, PageArgs, connection};
 use crate::points;
@@ -317,6 +318,14 @@ async fn transition(
             Some(viewer.user_id),
         )
         .await?;
+    }
+    let word = match change.action {
+        WishAction::Claimed => Some("已认领"),
+        WishAction::Fulfilled => Some("已完成"),
+        _ => None,
+    };
+    if let Some(word) = word {
+        notify::enqueue(&txn, state, Notice::wish(wish.poster_id, wish, word)).await?;
     }
     txn.commit().await?;
     if let Some(entry) = awarded {
