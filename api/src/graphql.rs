@@ -11,6 +11,7 @@ use async_graphql::{
     EmptySubscription, MergedObject, Response, Schema, ServerError, ServerResult, Variables,
 };
 
+use crate::care::{CardPolicy, CareMutation, CareQuery};
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
 use crate::orders::catalog::{CatalogMutation, CatalogQuery};
@@ -26,6 +27,7 @@ pub struct QueryRoot(
     WishesQuery,
     PointsQuery,
     CatalogQuery,
+    CareQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -35,6 +37,7 @@ pub struct MutationRoot(
     WishesMutation,
     PointsMutation,
     CatalogMutation,
+    CareMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -62,7 +65,7 @@ pub fn build(state: Option<AppState>) -> AppSchema {
         builder = builder.disable_introspection().disable_suggestions();
     }
     if let Some(state) = state {
-        builder = builder.data(state);
+        builder = builder.data(state).data(CardPolicy::server());
     }
     builder.finish()
 }
