@@ -11,6 +11,7 @@ use async_graphql::{
     EmptySubscription, MergedObject, Response, Schema, ServerError, ServerResult, Variables,
 };
 
+use crate::care::{CardPolicy, CareMutation, CareQuery};
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
 use crate::notify::NotifyMutation;
@@ -29,6 +30,7 @@ pub struct QueryRoot(
     PointsQuery,
     CatalogQuery,
     OrdersQuery,
+    CareQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -40,6 +42,7 @@ pub struct MutationRoot(
     CatalogMutation,
     OrdersMutation,
     NotifyMutation,
+    CareMutation,
 );
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
@@ -68,7 +71,7 @@ pub fn build(state: Option<AppState>) -> AppSchema {
     }
     if let Some(state) = state {
         let decrypt: Arc<dyn entity::context::Decrypt> = state.cipher.clone();
-        builder = builder.data(state).data(decrypt);
+        builder = builder.data(state).data(decrypt).data(CardPolicy::server());
     }
     builder.finish()
 }

@@ -2,6 +2,7 @@
 //! them, and the HTTP application that serves them.
 
 pub mod auth;
+pub mod care;
 pub mod cli;
 pub mod config;
 pub mod crypto;

@@ -3,8 +3,10 @@
 //! reached only through a guarded resolver.
 
 pub mod area;
+pub mod area_contact;
 pub mod context;
 pub mod loader;
+pub mod neighbor_card;
 pub mod order_event;
 pub mod outbox;
 pub mod party_member;

@@ -148,3 +148,55 @@ impl Loader<EventsOfOrder> for DbLoader {
         Ok(out)
     }
 }
+
+/// The contacts that apply at the area with this materialised path: for each kind, the one set at
+/// the nearest area at or above it. One query for every area on every path of the batch.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ContactsOnPath(pub String);
+
+impl ContactsOnPath {
+    /// Ids of the areas on the path, from the district down.
+    fn ids(&self) -> Vec<i64> {
+        self.0
+            .split('/')
+            .filter_map(|part| part.parse().ok())
+            .collect()
+    }
+}
+
+impl Loader<ContactsOnPath> for DbLoader {
+    type Value = Vec<crate::area_contact::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[ContactsOnPath],
+    ) -> Result<HashMap<ContactsOnPath, Self::Value>, Self::Error> {
+        use crate::area_contact::{self, ContactKind};
+        use sea_orm::Iterable;
+
+        let mut area_ids: Vec<i64> = keys.iter().flat_map(ContactsOnPath::ids).collect();
+        area_ids.sort_unstable();
+        area_ids.dedup();
+        let rows = area_contact::Entity::find()
+            .filter(area_contact::Column::AreaId.is_in(area_ids))
+            .all(&self.db)
+            .await?;
+        let set: HashMap<(i64, ContactKind), &area_contact::Model> =
+            rows.iter().map(|c| ((c.area_id, c.kind), c)).collect();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let path = key.ids();
+                let nearest = ContactKind::iter()
+                    .filter_map(|kind| {
+                        path.iter()
+                            .rev()
+                            .find_map(|area| set.get(&(*area, kind)).map(|c| (*c).clone()))
+                    })
+                    .collect();
+                (key.clone(), nearest)
+            })
+            .collect())
+    }
+}

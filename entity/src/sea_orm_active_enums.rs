@@ -378,3 +378,63 @@ pub enum OrderAction {
     #[sea_orm(string_value = "CANCELLED")]
     Cancelled,
 }
+
+/// Whom a 睦邻卡 lists to call. For each kind a card shows the contact set at the nearest area at
+/// or above the holder's home.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "ContactKind")]
+pub enum ContactKind {
+    /// 社区民警
+    #[sea_orm(string_value = "POLICE")]
+    Police,
+    /// 楼栋长
+    #[sea_orm(string_value = "BUILDING_LEADER")]
+    BuildingLeader,
+    /// 网格员
+    #[sea_orm(string_value = "GRID_WORKER")]
+    GridWorker,
+    /// 物业服务台
+    #[sea_orm(string_value = "PROPERTY")]
+    Property,
+}
+
+/// Why a resident holds a 睦邻卡.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    EnumIter,
+    DeriveActiveEnum,
+    Enum,
+    Serialize,
+    Deserialize,
+)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+#[graphql(name = "CardReason")]
+pub enum CardReason {
+    /// 独居老人
+    #[sea_orm(string_value = "ELDERLY_ALONE")]
+    ElderlyAlone,
+    /// 残障人士
+    #[sea_orm(string_value = "DISABLED")]
+    Disabled,
+    /// 其他需要关照的居民
+    #[sea_orm(string_value = "OTHER")]
+    Other,
+}

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_create_areas_users_roles;
 mod m20261127_000002_create_wishes_points;
 mod m20261127_000003_create_orders;
+mod m20261127_000004_create_care;
 mod m20261127_000005_create_notify;
 mod util;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_areas_users_roles::Migration),
             Box::new(m20261127_000002_create_wishes_points::Migration),
             Box::new(m20261127_000003_create_orders::Migration),
+            Box::new(m20261127_000004_create_care::Migration),
             Box::new(m20261127_000005_create_notify::Migration),
         ]
     }
