@@ -25,6 +25,23 @@ pub struct WechatConfig {
     pub template_wish_status: Option<String>,
 }
 
+/// Requests allowed per minute (GCRA, so bursts up to the same number), counted in the store so
+/// that every node shares them.
+#[derive(Clone, Debug)]
+pub struct RateLimits {
+    /// False with EMULIN_RATE_LIMIT=off (benchmarks).
+    pub enabled: bool,
+    /// Per signed-in user.
+    pub per_user: u32,
+    /// Per client address.
+    pub per_address: u32,
+    /// Per client address, for requests that sign in or refresh a session.
+    pub sign_in_per_address: u32,
+    /// Take the client address from X-Forwarded-For (behind a trusted proxy) rather than the
+    /// connection.
+    pub trust_forwarded_for: bool,
+}
+
 /// How the subscribe-message outbox is worked off.
 #[derive(Clone, Debug)]
 pub struct OutboxConfig {
@@ -54,6 +71,7 @@ pub struct Config {
     pub jwt_secret_generated: bool,
     pub wechat: WechatConfig,
     pub outbox: OutboxConfig,
+    pub rate_limits: RateLimits,
     pub district_name: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
@@ -82,6 +100,24 @@ fn millis(
             .ok_or_else(|| ConfigError::Invalid {
                 name,
                 reason: format!("'{v}' is not a positive number of milliseconds"),
+            }),
+    }
+}
+
+fn count(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| ConfigError::Invalid {
+                name,
+                reason: format!("'{v}' is not a positive whole number"),
             }),
     }
 }
@@ -182,6 +218,13 @@ impl Config {
                 poll_interval: Duration::from_millis(millis(&get, "OUTBOX_POLL_MS", 1_000)?),
                 retry_base: Duration::from_millis(millis(&get, "OUTBOX_RETRY_BASE_MS", 2_000)?),
                 max_attempts: 8,
+            },
+            rate_limits: RateLimits {
+                enabled: get("EMULIN_RATE_LIMIT").as_deref() != Some("off"),
+                per_user: count(&get, "RATE_LIMIT_USER_PER_MIN", 300)?,
+                per_address: count(&get, "RATE_LIMIT_ADDRESS_PER_MIN", 1_200)?,
+                sign_in_per_address: count(&get, "RATE_LIMIT_SIGN_IN_PER_MIN", 30)?,
+                trust_forwarded_for: get("TRUST_FORWARDED_FOR").as_deref() == Some("true"),
             },
             district_name: get("DISTRICT_NAME").unwrap_or_else(|| "万柏林区".to_owned()),
             access_token_ttl: Duration::from_secs(15 * 60),

@@ -1,33 +1,41 @@
-//! HTTP beside GraphQL: the GraphQL endpoint with its own request handling (auth, body limits,
-//! content negotiation), GraphiQL in development, and the health probes.
+//! HTTP beside GraphQL: the GraphQL endpoint (GraphQL over HTTP: POST, and GET for queries) with
+//! its own request handling (auth, rate limits, body limits, content negotiation), GraphiQL in
+//! development, and the health probes.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
-use async_graphql::{BatchRequest, BatchResponse};
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use entity::context::CurrentUserId;
 use entity::loader::DbLoader;
-use serde_json::json;
+use serde_json::{Value, json};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::graphql::AppSchema;
 use crate::state::AppState;
+use crate::store::Throttle;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const MAX_BATCH: usize = 10;
+/// Every request is answered within this time, one way or another.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
+const MINUTE: Duration = Duration::from_secs(60);
 
-#[derive(Clone)]
 struct Http {
     state: AppState,
     schema: AppSchema,
@@ -36,10 +44,14 @@ struct Http {
 pub fn router(state: AppState, schema: AppSchema) -> Router {
     let http = Arc::new(Http { state, schema });
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql_post))
+        .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(http)
 }
@@ -67,7 +79,12 @@ fn wants_graphql_response(headers: &HeaderMap) -> bool {
         })
 }
 
-async fn graphql_post(State(http): State<Arc<Http>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_post(
+    State(http): State<Arc<Http>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -98,7 +115,135 @@ async fn graphql_post(State(http): State<Arc<Http>>, headers: HeaderMap, body: B
             &format!("a batch holds 1 to {MAX_BATCH} operations"),
         );
     }
+    execute(&http, &headers, peer, batch).await
+}
 
+/// GET runs queries from the query string; mutations are refused (405), and a bare GET opens
+/// GraphiQL in development.
+async fn graphql_get(
+    State(http): State<Arc<Http>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let Some(query) = query.filter(|q| q.split('&').any(|pair| pair.starts_with("query="))) else {
+        if http.state.config.graphiql_enabled() {
+            return Html(
+                GraphiQLSource::build()
+                    .endpoint("/graphql")
+                    .title("e睦邻 GraphQL")
+                    .finish(),
+            )
+            .into_response();
+        }
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "give the GraphQL query in the `query` parameter",
+        );
+    };
+    let request = match async_graphql::http::parse_query_string(&query) {
+        Ok(request) => request,
+        Err(err) => {
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!("bad GraphQL request: {err}"),
+            );
+        }
+    };
+    if is_mutation(&request) {
+        let mut response = error_body(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "BAD_USER_INPUT",
+            "send mutations with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&http, &headers, peer, BatchRequest::Single(request)).await
+}
+
+/// Whether the operation a request would run is a mutation. A document that does not parse is
+/// left to the executor, which reports it properly.
+fn is_mutation(request: &Request) -> bool {
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let operation = match (&document.operations, &request.operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str()),
+        (DocumentOperations::Multiple(ops), None) => ops.values().next(),
+    };
+    operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+}
+
+/// The client's address: the connection's, or with TRUST_FORWARDED_FOR the first of
+/// X-Forwarded-For.
+fn client_address(http: &Http, headers: &HeaderMap, peer: SocketAddr) -> IpAddr {
+    if http.state.config.rate_limits.trust_forwarded_for
+        && let Some(forwarded) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return forwarded;
+    }
+    peer.ip()
+}
+
+/// Signing in and refreshing are what brute force and token stuffing aim at: they get their own,
+/// stricter budget per address.
+fn signs_in(batch: &BatchRequest) -> bool {
+    let hits = |req: &Request| {
+        ["wechatLogin", "refreshSession", "devLogin"]
+            .iter()
+            .any(|f| req.query.contains(f))
+    };
+    match batch {
+        BatchRequest::Single(req) => hits(req),
+        BatchRequest::Batch(list) => list.iter().any(hits),
+    }
+}
+
+/// Checks the rate limits; answers the wait when one is exceeded. A store failure lets the
+/// request through: limits protect the service, they must not take it down.
+async fn over_limit(
+    http: &Http,
+    address: IpAddr,
+    user: Option<i64>,
+    sign_in: bool,
+) -> Option<Duration> {
+    let limits = &http.state.config.rate_limits;
+    if !limits.enabled {
+        return None;
+    }
+    let mut checks = vec![(format!("rl:addr:{address}"), limits.per_address)];
+    if let Some(user) = user {
+        checks.push((format!("rl:user:{user}"), limits.per_user));
+    }
+    if sign_in {
+        checks.push((format!("rl:signin:{address}"), limits.sign_in_per_address));
+    }
+    for (key, limit) in checks {
+        match http.state.store.throttle(&key, limit, MINUTE).await {
+            Ok(Throttle::Allowed) => {}
+            Ok(Throttle::Limited { retry_after }) => return Some(retry_after),
+            Err(err) => tracing::warn!(error = %err, "rate limit not checked"),
+        }
+    }
+    None
+}
+
+async fn execute(
+    http: &Http,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    batch: BatchRequest,
+) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -108,83 +253,78 @@ async fn graphql_post(State(http): State<Arc<Http>>, headers: HeaderMap, body: B
         _ => None,
     };
 
-    let db = http.state.db.clone();
-    let batch = match batch {
-        BatchRequest::Single(req) => {
-            BatchRequest::Single(with_request_data(req, &auth, user_id, &db))
+    let address = client_address(http, headers, peer);
+    if let Some(wait) = over_limit(http, address, user_id.map(|u| u.0), signs_in(&batch)).await {
+        let seconds = wait.as_secs().max(1);
+        let body = json!({ "errors": [{
+            "message": "too many requests; slow down",
+            "extensions": { "code": "RATE_LIMITED", "retryable": true, "retryAfter": seconds },
+        }] });
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
+            body.to_string(),
+        )
+            .into_response();
+        if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        BatchRequest::Batch(list) => BatchRequest::Batch(
-            list.into_iter()
-                .map(|req| with_request_data(req, &auth, user_id, &db))
-                .collect(),
-        ),
+        return response;
+    }
+
+    let db = http.state.db.clone();
+    let with_data = |req: Request| {
+        let mut req = req
+            .data(auth.clone())
+            .data(DataLoader::new(DbLoader::new(db.clone()), tokio::spawn));
+        if let Some(uid) = user_id {
+            req = req.data(uid);
+        }
+        req
+    };
+    let batch = match batch {
+        BatchRequest::Single(req) => BatchRequest::Single(with_data(req)),
+        BatchRequest::Batch(list) => BatchRequest::Batch(list.into_iter().map(with_data).collect()),
     };
     let response = http.schema.execute_batch(batch).await;
+    respond(response, wants_graphql_response(headers))
+}
 
-    let graphql_response = wants_graphql_response(&headers);
-    // Under application/graphql-response+json, a request that never reached execution (no
-    // `data` at all) is the client's error: 400. Plain JSON keeps 200 for every GraphQL answer.
-    let status = match &response {
-        BatchResponse::Single(resp)
-            if graphql_response && resp.data == async_graphql::Value::Null && resp.is_err() =>
-        {
-            StatusCode::BAD_REQUEST
+/// A request error (the document did not parse or validate, or its variables did not fit) never
+/// reached execution: it has errors without a path and no data.
+fn is_request_error(resp: &async_graphql::Response) -> bool {
+    resp.data == async_graphql::Value::Null
+        && resp.is_err()
+        && resp.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn respond(response: BatchResponse, graphql_response: bool) -> Response {
+    // Under application/graphql-response+json a request error is answered 400 without a `data`
+    // entry; plain JSON keeps 200 for every GraphQL answer, as older clients expect.
+    let (status, body) = match &response {
+        BatchResponse::Single(resp) if graphql_response && is_request_error(resp) => {
+            let mut body = serde_json::to_value(resp).unwrap_or(Value::Null);
+            if let Some(map) = body.as_object_mut() {
+                map.remove("data");
+            }
+            (StatusCode::BAD_REQUEST, body)
         }
-        _ => StatusCode::OK,
+        _ => (
+            StatusCode::OK,
+            serde_json::to_value(&response).unwrap_or(Value::Null),
+        ),
     };
     let content_type = if graphql_response {
         GRAPHQL_RESPONSE_JSON
     } else {
         JSON
     };
-    match serde_json::to_string(&response) {
-        Ok(body) => (
-            status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
-            body,
-        )
-            .into_response(),
-        Err(err) => {
-            tracing::error!(error = %err, "serialising a response");
-            error_body(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-            )
-        }
-    }
-}
-
-fn with_request_data(
-    req: async_graphql::Request,
-    auth: &Arc<Auth>,
-    user_id: Option<CurrentUserId>,
-    db: &sea_orm::DatabaseConnection,
-) -> async_graphql::Request {
-    let mut req = req
-        .data(auth.clone())
-        .data(DataLoader::new(DbLoader::new(db.clone()), tokio::spawn));
-    if let Some(uid) = user_id {
-        req = req.data(uid);
-    }
-    req
-}
-
-async fn graphiql(State(http): State<Arc<Http>>) -> Response {
-    if !http.state.config.graphiql_enabled() {
-        return error_body(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "BAD_USER_INPUT",
-            "use POST /graphql",
-        );
-    }
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("e睦邻 GraphQL")
-            .finish(),
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        body.to_string(),
     )
-    .into_response()
+        .into_response()
 }
 
 async fn readyz(State(http): State<Arc<Http>>) -> Response {

@@ -131,9 +131,13 @@ impl App {
         // flight have finished.
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
         let worker = tokio::spawn(notify::worker::run(self.state.clone(), worker_stopped));
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
         let _ = stop_worker.send(true);
         if let Err(err) = worker.await {
             tracing::warn!(error = %err, "outbox worker ended abnormally");

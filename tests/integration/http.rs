@@ -188,3 +188,126 @@ async fn readyz_fails_when_redis_does_not_answer() {
     assert!(format!("{err:#}").contains("REDIS_URL"), "{err:#}");
     let _ = data;
 }
+
+#[tokio::test]
+async fn get_runs_queries_and_refuses_mutations() {
+    let app = TestApp::spawn().await;
+    let s = app.login("gina").await;
+    let resp = app
+        .http()
+        .get(app.url("/graphql"))
+        .query(&[("query", "query Me { me { id } }"), ("operationName", "Me")])
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"]["me"]["id"], s.user_id.as_str());
+
+    let resp = app
+        .http()
+        .get(app.url("/graphql"))
+        .query(&[("query", "mutation { logout }")])
+        .bearer_auth(&s.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    // The session survived: the mutation did not run.
+    let me = app.op(Some(&s.access), "identity", "Me", json!({})).await;
+    assert_eq!(data(&me)["me"]["id"], s.user_id.as_str());
+
+    let resp = app
+        .http()
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ me { id ")])
+        .header("accept", "application/graphql-response+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert!(
+        body.get("data").is_none(),
+        "a request error has no data entry: {body}"
+    );
+    assert_error(&body, "BAD_USER_INPUT");
+}
+
+async fn login_status(app: &TestApp, name: &str) -> (u16, Option<String>, Value) {
+    let resp = app
+        .http()
+        .post(app.url("/graphql"))
+        .json(&json!({
+            "query": "mutation($code: String!) { wechatLogin(code: $code) { accessToken } }",
+            "variables": { "code": format!("{name}#{}", rand::random::<u32>()) },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let retry = resp
+        .headers()
+        .get("retry-after")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, resp.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn signing_in_is_rate_limited_per_address() {
+    let app = TestApp::spawn_with(|vars| {
+        vars.insert("RATE_LIMIT_SIGN_IN_PER_MIN".into(), "3".into());
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(login_status(&app, "rita").await.0, 200);
+    }
+    let (status, retry, body) = login_status(&app, "rita").await;
+    assert_eq!(status, 429);
+    assert_error(&body, "RATE_LIMITED");
+    assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
+    assert!(
+        body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}
+
+#[tokio::test]
+async fn each_user_has_a_budget_of_their_own() {
+    let app = TestApp::spawn_with(|vars| {
+        vars.insert("RATE_LIMIT_USER_PER_MIN".into(), "5".into());
+    })
+    .await;
+    let eager = app.login("eager").await;
+    let calm = app.login("calm").await;
+    let me = |token: &str| {
+        app.http()
+            .post(app.url("/graphql"))
+            .bearer_auth(token)
+            .json(&json!({ "query": "{ me { id } }" }))
+            .send()
+    };
+    for _ in 0..5 {
+        assert_eq!(me(&eager.access).await.unwrap().status(), 200);
+    }
+    let resp = me(&eager.access).await.unwrap();
+    assert_eq!(resp.status(), 429);
+    assert_error(&resp.json::<Value>().await.unwrap(), "RATE_LIMITED");
+    assert_eq!(me(&calm.access).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn rate_limits_can_be_turned_off() {
+    let app = TestApp::spawn_with(|vars| {
+        vars.insert("RATE_LIMIT_SIGN_IN_PER_MIN".into(), "1".into());
+        vars.insert("EMULIN_RATE_LIMIT".into(), "off".into());
+    })
+    .await;
+    for _ in 0..4 {
+        assert_eq!(login_status(&app, "olga").await.0, 200);
+    }
+}

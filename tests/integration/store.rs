@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::store::{DynStore, MemoryStore, RedisStore, Rotation};
+use api::store::{DynStore, MemoryStore, RedisStore, Rotation, Throttle};
 
 use crate::helpers::redis_or_skip;
 
@@ -54,6 +54,28 @@ async fn sessions_behave(store: DynStore) {
     assert_eq!(store.session_user("s3").await.unwrap(), Some(9));
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(store.session_user("s3").await.unwrap(), None);
+
+    // Rate limits: a burst of `limit`, then a wait of about one interval.
+    let period = Duration::from_millis(900);
+    for _ in 0..3 {
+        assert_eq!(
+            store.throttle("rl:t", 3, period).await.unwrap(),
+            Throttle::Allowed
+        );
+    }
+    let Throttle::Limited { retry_after } = store.throttle("rl:t", 3, period).await.unwrap() else {
+        panic!("the fourth request within the burst must be limited");
+    };
+    assert!(retry_after <= Duration::from_millis(300), "{retry_after:?}");
+    assert_eq!(
+        store.throttle("rl:other", 3, period).await.unwrap(),
+        Throttle::Allowed
+    );
+    tokio::time::sleep(retry_after + Duration::from_millis(20)).await;
+    assert_eq!(
+        store.throttle("rl:t", 3, period).await.unwrap(),
+        Throttle::Allowed
+    );
 
     // Of two concurrent rotations of one token exactly one wins.
     store.create_session("s4", 10, "t0", ttl).await.unwrap();

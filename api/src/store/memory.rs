@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 
-use super::{Rotation, Store, StoreError, StoreResult};
+use super::{Rotation, Store, StoreError, StoreResult, Throttle};
 
 struct Session {
     user_id: i64,
@@ -18,6 +18,8 @@ struct Session {
 pub struct MemoryStore {
     sessions: Mutex<HashMap<String, Session>>,
     sorted_sets: Mutex<HashMap<String, HashMap<String, f64>>>,
+    /// Theoretical arrival times of the rate limiters (GCRA).
+    limiters: Mutex<HashMap<String, Instant>>,
     values: Mutex<HashMap<String, String>>,
 }
 
@@ -155,6 +157,29 @@ impl Store for MemoryStore {
             sets.insert(key, members.into_iter().collect());
         }
         Ok(())
+    }
+
+    async fn throttle(&self, key: &str, limit: u32, period: Duration) -> StoreResult<Throttle> {
+        let mut limiters = self.limiters.lock().map_err(poisoned)?;
+        let now = Instant::now();
+        let interval = period / limit.max(1);
+        let tolerance = period.saturating_sub(interval);
+        if limiters.len() > 100_000 {
+            limiters.retain(|_, tat| *tat > now);
+        }
+        let tat = limiters
+            .get(key)
+            .copied()
+            .filter(|tat| *tat > now)
+            .unwrap_or(now);
+        let ahead = tat - now;
+        if ahead > tolerance {
+            return Ok(Throttle::Limited {
+                retry_after: ahead - tolerance,
+            });
+        }
+        limiters.insert(key.to_owned(), tat + interval);
+        Ok(Throttle::Allowed)
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<String>> {

@@ -30,6 +30,13 @@ pub enum Rotation {
     Unknown,
 }
 
+/// The verdict of a rate limiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Throttle {
+    Allowed,
+    Limited { retry_after: Duration },
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// "redis" or "memory", for logs and /readyz.
@@ -78,6 +85,10 @@ pub trait Store: Send + Sync {
         prefix: &str,
         sets: Vec<(String, Vec<(String, f64)>)>,
     ) -> StoreResult<()>;
+
+    /// Counts one request against `key` under a GCRA limit of `limit` requests per `period`
+    /// (bursts up to `limit`). Answers how long to wait when the request is over the limit.
+    async fn throttle(&self, key: &str, limit: u32, period: Duration) -> StoreResult<Throttle>;
 
     async fn get(&self, key: &str) -> StoreResult<Option<String>>;
 

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use super::{Rotation, Store, StoreError, StoreResult};
+use super::{Rotation, Store, StoreError, StoreResult, Throttle};
 
 /// Sessions in Redis, shared by every server node. A session is one hash,
 /// `{prefix}sess:{sid}`, holding the user id, the current refresh-token hash and the hashes
@@ -13,6 +13,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     rotate: Script,
+    throttle: Script,
 }
 
 impl From<redis::RedisError> for StoreError {
@@ -37,6 +38,23 @@ end
 return {0}
 ";
 
+// GCRA: the key holds the theoretical arrival time (TAT) in milliseconds of Redis' own clock, so
+// every node agrees. A request is allowed while TAT - now <= tolerance; it pushes TAT one emission
+// interval further.
+const THROTTLE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+if tat - now > tolerance then
+  return tat - now - tolerance
+end
+redis.call('SET', KEYS[1], tat + interval, 'PX', tat + interval - now)
+return 0
+";
+
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
@@ -49,6 +67,7 @@ impl RedisStore {
             conn,
             prefix: prefix.to_owned(),
             rotate: Script::new(ROTATE),
+            throttle: Script::new(THROTTLE),
         })
     }
 
@@ -215,6 +234,26 @@ impl Store for RedisStore {
             pipe.query_async::<()>(&mut conn).await?;
         }
         Ok(())
+    }
+
+    async fn throttle(&self, key: &str, limit: u32, period: Duration) -> StoreResult<Throttle> {
+        let interval = (period.as_millis() as u64 / u64::from(limit.max(1))).max(1);
+        let tolerance = (period.as_millis() as u64).saturating_sub(interval);
+        let mut conn = self.conn.clone();
+        let wait_ms: u64 = self
+            .throttle
+            .key(self.key(key))
+            .arg(interval)
+            .arg(tolerance)
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(if wait_ms == 0 {
+            Throttle::Allowed
+        } else {
+            Throttle::Limited {
+                retry_after: Duration::from_millis(wait_ms),
+            }
+        })
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<String>> {
