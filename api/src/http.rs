@@ -47,6 +47,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -244,6 +245,19 @@ async fn execute(
     peer: SocketAddr,
     batch: BatchRequest,
 ) -> Response {
+    let started = std::time::Instant::now();
+    let operation = match &batch {
+        BatchRequest::Single(req) => req.operation_name.clone(),
+        BatchRequest::Batch(_) => Some("batch".to_owned()),
+    };
+    let response = run(http, headers, peer, batch).await;
+    http.state
+        .metrics
+        .record_request(operation.as_deref(), started.elapsed());
+    response
+}
+
+async fn run(http: &Http, headers: &HeaderMap, peer: SocketAddr, batch: BatchRequest) -> Response {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -255,6 +269,7 @@ async fn execute(
 
     let address = client_address(http, headers, peer);
     if let Some(wait) = over_limit(http, address, user_id.map(|u| u.0), signs_in(&batch)).await {
+        http.state.metrics.record_error("RATE_LIMITED");
         let seconds = wait.as_secs().max(1);
         let body = json!({ "errors": [{
             "message": "too many requests; slow down",
@@ -287,6 +302,16 @@ async fn execute(
         BatchRequest::Batch(list) => BatchRequest::Batch(list.into_iter().map(with_data).collect()),
     };
     let response = http.schema.execute_batch(batch).await;
+    let responses = match &response {
+        BatchResponse::Single(resp) => std::slice::from_ref(resp),
+        BatchResponse::Batch(list) => list.as_slice(),
+    };
+    for error in responses.iter().flat_map(|r| &r.errors) {
+        let code = error.extensions.as_ref().and_then(|ext| ext.get("code"));
+        if let Some(async_graphql::Value::String(code)) = code {
+            http.state.metrics.record_error(code);
+        }
+    }
     respond(response, wants_graphql_response(headers))
 }
 
@@ -350,6 +375,27 @@ async fn readyz(State(http): State<Arc<Http>>) -> Response {
         status,
         [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
         body.to_string(),
+    )
+        .into_response()
+}
+
+async fn metrics(State(http): State<Arc<Http>>) -> Response {
+    match crate::notify::worker::depth(&http.state).await {
+        Ok(depth) => {
+            http.state
+                .metrics
+                .outbox_depth
+                .set(i64::try_from(depth).unwrap_or(i64::MAX));
+        }
+        Err(err) => tracing::warn!(error = %err, "outbox depth unknown"),
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        http.state.metrics.render(),
     )
         .into_response()
 }

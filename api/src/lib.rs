@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod metrics;
 pub mod notify;
 pub mod orders;
 pub mod org;
@@ -49,16 +50,24 @@ impl App {
         } else {
             tracing::info!("development mode");
         }
-        let db = db::connect(&config.database_url).await?;
+        let metrics = Arc::new(metrics::Metrics::new());
+        let mut db = db::connect(&config.database_url).await?;
+        let statements = metrics.db_statements.clone();
+        db.set_metric_callback(move |_| {
+            statements.inc();
+        });
         db::migrate(&db).await?;
         let root = db::ensure_root_area(&db, &config.district_name).await?;
         if config.database_is_default && seed::seed_demo(&db, &root).await? {
             tracing::info!("seeded the demo district");
         }
 
-        let store = store::connect(config.redis_url.as_deref(), &config.redis_key_prefix)
-            .await
-            .context("connecting to Redis (REDIS_URL)")?;
+        let store: store::DynStore = Arc::new(store::Counted::new(
+            store::connect(config.redis_url.as_deref(), &config.redis_key_prefix)
+                .await
+                .context("connecting to Redis (REDIS_URL)")?,
+            metrics.store_calls.clone(),
+        ));
         if store.kind() == "memory" {
             tracing::warn!(
                 "REDIS_URL is not set: sessions live in this process (single node only)"
@@ -95,6 +104,7 @@ impl App {
             db,
             store,
             wechat: Arc::new(wechat),
+            metrics,
         };
         let schema = graphql::build(Some(state.clone()));
         let router = http::router(state.clone(), schema);

@@ -17,4 +17,5 @@ pub struct AppState {
     pub keys: Arc<TokenKeys>,
     pub cipher: Arc<FieldCipher>,
     pub wechat: Arc<WechatClient>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -311,3 +311,72 @@ async fn rate_limits_can_be_turned_off() {
         assert_eq!(login_status(&app, "olga").await.0, 200);
     }
 }
+
+/// The value of a series in Prometheus text, 0 when absent.
+fn series(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_count_operations_errors_statements_and_store_calls() {
+    let app = TestApp::spawn().await;
+    let scrape = || async {
+        app.http()
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = scrape().await;
+    let s = app.login("mona").await;
+    for _ in 0..3 {
+        data(&app.op(Some(&s.access), "identity", "Me", json!({})).await);
+    }
+    assert_error(
+        &app.op(None, "identity", "Me", json!({})).await,
+        "UNAUTHENTICATED",
+    );
+    let after = scrape().await;
+    assert_eq!(
+        series(&after, r#"emulin_graphql_requests_total{operation="Me"}"#),
+        4.0,
+        "{after}"
+    );
+    assert_eq!(
+        series(
+            &after,
+            r#"emulin_graphql_requests_total{operation="WechatLogin"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        series(
+            &after,
+            r#"emulin_graphql_errors_total{code="UNAUTHENTICATED"}"#
+        ),
+        1.0
+    );
+    assert!(
+        series(
+            &after,
+            r#"emulin_graphql_request_duration_seconds_count{operation="Me"}"#
+        ) == 4.0
+    );
+    assert!(
+        series(&after, "emulin_db_statements_total")
+            > series(&before, "emulin_db_statements_total")
+    );
+    // Each signed-in request checks its session: at least one store call apiece.
+    assert!(
+        series(&after, "emulin_redis_calls_total")
+            >= series(&before, "emulin_redis_calls_total") + 4.0
+    );
+    assert!(after.contains("emulin_outbox_depth 0"), "{after}");
+}

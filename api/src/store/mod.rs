@@ -2,6 +2,7 @@
 //! REDIS_URL is set, an in-process map otherwise. Both implement [`Store`]; one test suite runs
 //! against each.
 
+mod counted;
 mod memory;
 mod redis;
 
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use self::counted::Counted;
 pub use self::memory::MemoryStore;
 pub use self::redis::RedisStore;
 
