@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod moderation;
 pub mod notify;
 pub mod orders;
 pub mod org;
