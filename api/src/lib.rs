@@ -12,6 +12,7 @@ pub mod graphql;
 pub mod http;
 pub mod identity;
 pub mod metrics;
+pub mod moderation;
 pub mod notify;
 pub mod orders;
 pub mod org;

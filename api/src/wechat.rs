@@ -1,5 +1,5 @@
-//! Client of the WeChat server API: code2Session for sign-in, the phone-number API, and the
-//! cached access token they need. The base URL is configurable so tests can point it at a fake.
+//! Client of the WeChat server API: code2Session for sign-in, the phone-number API, content
+//! security (msgSecCheck v2), and the cached access token they need. The base URL is configurable so tests can point it at a fake.
 
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,41 @@ struct PhoneReply {
 struct PhoneInfo {
     #[serde(rename = "purePhoneNumber")]
     pure_phone_number: String,
+}
+
+#[derive(Deserialize)]
+struct SecCheckReply {
+    result: Option<SecCheckResult>,
+}
+
+#[derive(Deserialize)]
+struct SecCheckResult {
+    suggest: String,
+    #[serde(default)]
+    label: i64,
+}
+
+/// msgSecCheck's scene: which kind of text is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scene {
+    /// 资料: profile fields such as the nickname.
+    Profile = 1,
+    /// 评论: comments, notes and reasons on someone else's request.
+    Comment = 2,
+    /// 论坛: posts others read, such as a wish or an errand description.
+    Forum = 3,
+    /// 社交日志.
+    SocialLog = 4,
+}
+
+/// msgSecCheck's verdict on a text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Suggest {
+    Pass,
+    /// Possibly objectionable: may be published, but a person should look at it.
+    Review,
+    /// Must not be published.
+    Risky,
 }
 
 struct CachedToken {
@@ -248,5 +283,40 @@ impl WechatClient {
             .phone_info
             .map(|p| p.pure_phone_number)
             .ok_or_else(|| WechatError::Unavailable("phone reply without phone_info".into()))
+    }
+
+    /// Checks a user's text with msgSecCheck v2 (`/wxa/msg_sec_check`). `openid` is the author,
+    /// who must have used the mini-program within the last two hours. Without a configured
+    /// WeChat app (development) nothing is sent and every text passes.
+    pub async fn msg_sec_check(
+        &self,
+        openid: &str,
+        scene: Scene,
+        content: &str,
+    ) -> WechatResult<Suggest> {
+        if self.app().is_err() {
+            return Ok(Suggest::Pass);
+        }
+        let body = serde_json::json!({
+            "content": content,
+            "version": 2,
+            "scene": scene as i32,
+            "openid": openid,
+        });
+        let reply: SecCheckReply = self.with_token("/wxa/msg_sec_check", &body).await?;
+        let result = reply
+            .result
+            .ok_or_else(|| WechatError::Unavailable("msg_sec_check reply without result".into()))?;
+        Ok(match result.suggest.as_str() {
+            "pass" => Suggest::Pass,
+            "risky" => Suggest::Risky,
+            other => {
+                if other != "review" {
+                    tracing::warn!(suggest = other, "unknown msg_sec_check suggestion");
+                }
+                tracing::debug!(label = result.label, "content to review");
+                Suggest::Review
+            }
+        })
     }
 }

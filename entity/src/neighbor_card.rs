@@ -35,6 +35,8 @@ pub struct Model {
     /// which staff may see the card.
     #[graphql(skip)]
     pub area_id: i64,
+    /// Content security suggested a person look at the note; staff review it.
+    pub needs_review: bool,
     /// When the card was issued.
     pub created_at: DateTimeUtc,
 }

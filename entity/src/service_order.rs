@@ -46,6 +46,8 @@ pub struct Model {
     pub rating_stars: Option<i32>,
     #[graphql(skip)]
     pub rating_comment: Option<String>,
+    /// Content security suggested a person look at some of its text; staff review it.
+    pub needs_review: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -25,6 +25,8 @@ pub struct Model {
     pub status: WishStatus,
     #[graphql(skip)]
     pub claimant_id: Option<i64>,
+    /// Content security suggested a person look at some of its text; staff review it.
+    pub needs_review: bool,
     pub created_at: DateTimeUtc,
     /// When the wish last changed state.
     pub updated_at: DateTimeUtc,

@@ -7,6 +7,7 @@ mod m20261127_000002_create_wishes_points;
 mod m20261127_000003_create_orders;
 mod m20261127_000004_create_care;
 mod m20261127_000005_create_notify;
+mod m20261127_000006_content_review;
 mod util;
 
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000003_create_orders::Migration),
             Box::new(m20261127_000004_create_care::Migration),
             Box::new(m20261127_000005_create_notify::Migration),
+            Box::new(m20261127_000006_content_review::Migration),
         ]
     }
 }

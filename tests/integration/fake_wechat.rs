@@ -4,6 +4,8 @@
 //! Login codes: `<name>` or `<name>#<nonce>` signs in the openid `o-<name>`; each code works
 //! once (40163 after). Codes starting with `invalid` answer 40029, `blocked` 40226, `busy` -1.
 //! Phone codes: `phone:<number>` answers that number; `invalid...` 40029, `busy` -1.
+//! Content security (msgSecCheck v2): text containing 违禁 is risky, 待审 review, 忙碌 answers
+//! -1; anything else passes.
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -29,6 +31,15 @@ struct Inner {
     busy_sends: u64,
     send_attempts: u64,
     sent: Vec<SentMessage>,
+    sec_checks: Vec<SecCheck>,
+}
+
+/// A msgSecCheck request the fake received with a valid token.
+#[derive(Clone, Debug)]
+pub struct SecCheck {
+    pub openid: String,
+    pub scene: i64,
+    pub content: String,
 }
 
 /// A subscribe message the fake accepted.
@@ -54,6 +65,7 @@ impl FakeWechat {
             .route("/cgi-bin/stable_token", post(stable_token))
             .route("/wxa/business/getuserphonenumber", post(phone_number))
             .route("/cgi-bin/message/subscribe/send", post(subscribe_send))
+            .route("/wxa/msg_sec_check", post(msg_sec_check))
             .with_state(fake.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         fake.addr = Some(listener.local_addr().unwrap());
@@ -94,6 +106,15 @@ impl FakeWechat {
 
     pub fn send_attempts(&self) -> u64 {
         self.inner.lock().unwrap().send_attempts
+    }
+
+    /// Content checks answered with a valid token, whatever their outcome.
+    pub fn sec_check_calls(&self) -> u64 {
+        self.inner.lock().unwrap().sec_checks.len() as u64
+    }
+
+    pub fn sec_checks(&self) -> Vec<SecCheck> {
+        self.inner.lock().unwrap().sec_checks.clone()
     }
 }
 
@@ -278,4 +299,66 @@ async fn subscribe_send(
         data: body.data,
     });
     Json(json!({ "errcode": 0, "errmsg": "ok" }))
+}
+
+#[derive(Deserialize)]
+struct SecCheckBody {
+    content: String,
+    #[serde(default)]
+    version: i64,
+    #[serde(default)]
+    scene: i64,
+    #[serde(default)]
+    openid: String,
+}
+
+fn suggestion(suggest: &str, label: i64) -> Json<Value> {
+    Json(json!({
+        "errcode": 0,
+        "errmsg": "ok",
+        "result": { "suggest": suggest, "label": label },
+        "detail": [{
+            "strategy": "content_model",
+            "errcode": 0,
+            "suggest": suggest,
+            "label": label,
+            "prob": 90,
+        }],
+        "trace_id": "fake-trace",
+    }))
+}
+
+async fn msg_sec_check(
+    State(fake): State<FakeWechat>,
+    Query(q): Query<TokenQuery>,
+    Json(body): Json<SecCheckBody>,
+) -> Json<Value> {
+    let mut inner = fake.inner.lock().unwrap();
+    if inner.current_token.as_deref() != Some(q.access_token.as_str()) {
+        return err(
+            40001,
+            "invalid credential, access_token is invalid or not latest",
+        );
+    }
+    inner.sec_checks.push(SecCheck {
+        openid: body.openid.clone(),
+        scene: body.scene,
+        content: body.content.clone(),
+    });
+    if body.version != 2 || !(1..=4).contains(&body.scene) {
+        return err(47001, "data format error");
+    }
+    if body.openid.is_empty() {
+        return err(40003, "invalid openid");
+    }
+    if body.content.contains("忙碌") {
+        return err(-1, "system error");
+    }
+    if body.content.contains("违禁") {
+        return suggestion("risky", 20006);
+    }
+    if body.content.contains("待审") {
+        return suggestion("review", 21000);
+    }
+    suggestion("pass", 100)
 }

@@ -7,6 +7,7 @@ mod fake_wechat;
 mod helpers;
 mod http;
 mod identity;
+mod moderation;
 mod notify;
 mod orders;
 mod org;

@@ -27,6 +27,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, on_unique, parse_id};
+use crate::moderation::{self, Scene};
 use crate::org::find_area;
 use crate::pagination::{Page, PageArgs, connection};
 use crate::state::AppState;
@@ -201,7 +202,8 @@ impl CareMutation {
 
     /// Issues a card to a resident with a bound home. GRID_WORKER, COMMUNITY_ADMIN, STREET_ADMIN
     /// or DISTRICT_ADMIN whose scope covers the holder's home. One card per holder: a second one
-    /// is CONFLICT.
+    /// is CONFLICT. A note content security rejects is BAD_USER_INPUT; one it wants reviewed is
+    /// kept and the card flagged (`needsReview`).
     async fn issue_neighbor_card(
         &self,
         ctx: &Context<'_>,
@@ -234,6 +236,12 @@ impl CareMutation {
         };
         let home = find_area(&state.db, home).await?;
         require_any_over(&state.db, viewer, &home.path, &ISSUERS).await?;
+        let verdict = match &note {
+            Some(note) => {
+                moderation::check_user(state, viewer.user_id, Scene::Forum, &[note]).await?
+            }
+            None => moderation::Verdict::Pass,
+        };
         let note_encrypted = note.map(|n| state.cipher.encrypt(&n)).transpose()?;
         let card = neighbor_card::ActiveModel {
             holder_id: Set(holder.id),
@@ -242,6 +250,7 @@ impl CareMutation {
             paired_neighbor_id: Set(None),
             issued_by: Set(viewer.user_id),
             area_id: Set(home.id),
+            needs_review: Set(verdict.needs_review()),
             created_at: Set(Utc::now()),
             ..Default::default()
         }

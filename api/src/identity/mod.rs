@@ -11,6 +11,7 @@ use sea_orm::{
 
 use crate::auth::{self, IssuedTokens, viewer};
 use crate::error::{AppError, AppResult, check_text, on_unique, parse_id};
+use crate::moderation::{self, Scene};
 use crate::state::AppState;
 use crate::wechat::WechatError;
 
@@ -145,7 +146,7 @@ impl IdentityMutation {
         Ok(true)
     }
 
-    /// Changes the nickname or avatar.
+    /// Changes the nickname or avatar. A nickname content security rejects is BAD_USER_INPUT.
     async fn update_profile(
         &self,
         ctx: &Context<'_>,
@@ -170,6 +171,12 @@ impl IdentityMutation {
         let user = load_user(&state.db, viewer.user_id).await?;
         if nickname.is_none() && avatar_url.is_none() {
             return Ok(user);
+        }
+        if let Some(nickname) = &nickname {
+            let verdict = moderation::check(state, &user, Scene::Profile, &[nickname]).await?;
+            if verdict.needs_review() {
+                tracing::warn!(target: "audit", user = user.id, "nickname flagged for review");
+            }
         }
         let mut active = user.into_active_model();
         if let Some(nickname) = nickname {

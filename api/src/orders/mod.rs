@@ -21,6 +21,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, parse_id};
+use crate::moderation::{self, Scene, Verdict};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
 use crate::pagination::{Page, PageArgs, connection};
@@ -167,7 +168,9 @@ pub struct OrdersMutation;
 
 #[Object]
 impl OrdersMutation {
-    /// 点单: a resident with a bound home orders an item offered there.
+    /// 点单: a resident with a bound home orders an item offered there. A description content
+    /// security rejects is BAD_USER_INPUT; one it wants reviewed is kept and flagged
+    /// (`needsReview`), as is an errand whose reason, note or comment it wants reviewed.
     async fn place_order(
         &self,
         ctx: &Context<'_>,
@@ -192,6 +195,7 @@ impl OrdersMutation {
         if !catalog::path_ids(&home.path).contains(&item.area_id) {
             return Err(AppError::bad_input("this item is not offered at your home"));
         }
+        let verdict = moderation::check(state, &resident, Scene::Forum, &[&description]).await?;
         let now = Utc::now();
         let txn = state.db.begin().await?;
         let order = service_order::ActiveModel {
@@ -202,6 +206,7 @@ impl OrdersMutation {
             contact_phone: Set(state.cipher.encrypt(&phone)?),
             contact_phone_masked: Set(entity::context::mask_phone(&phone)),
             status: Set(OrderStatus::Placed),
+            needs_review: Set(verdict.needs_review()),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -250,13 +255,16 @@ impl OrdersMutation {
         let reason = check_text("reason", &reason, MAX_REASON)?;
         let order = find_order(&state.db, parse_id(&id, "order")?).await?;
         require_handler(state, viewer, &order).await?;
+        let verdict =
+            moderation::check_user(state, viewer.user_id, Scene::Comment, &[&reason]).await?;
         let step = Step::new(
             &[OrderStatus::Placed],
             OrderStatus::Rejected,
             OrderAction::Rejected,
         )
         .set_text(service_order::Column::RejectReason, reason.clone())
-        .note(reason);
+        .note(reason)
+        .review(verdict);
         transition(state, viewer, &order, step).await
     }
 
@@ -319,7 +327,9 @@ impl OrdersMutation {
         )
         .only_if(service_order::Column::AssigneeId, viewer.user_id);
         if let Some(note) = note {
-            step = step.note(note);
+            let verdict =
+                moderation::check_user(state, viewer.user_id, Scene::Comment, &[&note]).await?;
+            step = step.note(note).review(verdict);
         }
         transition(state, viewer, &order, step).await
     }
@@ -350,9 +360,12 @@ impl OrdersMutation {
         )
         .set_int(service_order::Column::RatingStars, stars);
         if let Some(comment) = comment {
+            let verdict =
+                moderation::check_user(state, viewer.user_id, Scene::Comment, &[&comment]).await?;
             step = step
                 .set_text(service_order::Column::RatingComment, comment.clone())
-                .note(comment);
+                .note(comment)
+                .review(verdict);
         }
         transition(state, viewer, &order, step).await
     }
@@ -418,6 +431,15 @@ impl Step {
 
     fn note(mut self, note: String) -> Self {
         self.note = Some(note);
+        self
+    }
+
+    /// Flags the errand for staff when content security asked for a review of the step's text.
+    fn review(mut self, verdict: Verdict) -> Self {
+        if verdict.needs_review() {
+            self.sets
+                .push((service_order::Column::NeedsReview, true.into()));
+        }
         self
     }
 }

@@ -20,6 +20,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, parse_id};
+use crate::moderation::{self, Scene};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
 use crate::pagination::{Page, PageArgs, connection};
@@ -50,6 +51,8 @@ pub struct WishFilter {
     pub mine: Option<bool>,
     /// Only wishes the signed-in user has claimed.
     pub claimed_by_me: Option<bool>,
+    /// Only wishes content security flagged for review (true) or not flagged (false).
+    pub needs_review: Option<bool>,
 }
 
 #[derive(Default)]
@@ -89,6 +92,9 @@ impl WishesQuery {
         if filter.claimed_by_me == Some(true) {
             query = query.filter(wish::Column::ClaimantId.eq(viewer.user_id));
         }
+        if let Some(flagged) = filter.needs_review {
+            query = query.filter(wish::Column::NeedsReview.eq(flagged));
+        }
         let total = query.clone().count(&state.db).await?;
         let mut page = query.order_by_desc(wish::Column::Id).limit(args.limit());
         if let Some(before) = args.before_id {
@@ -112,7 +118,8 @@ pub struct WishesMutation;
 
 #[Object]
 impl WishesMutation {
-    /// Posts a wish in the poster's home area. The poster must have bound a home.
+    /// Posts a wish in the poster's home area. The poster must have bound a home. Text content
+    /// security rejects is BAD_USER_INPUT; text it wants reviewed is posted with `needsReview`.
     async fn post_wish(&self, ctx: &Context<'_>, input: PostWishInput) -> AppResult<wish::Model> {
         let viewer = viewer(ctx)?;
         let state = ctx.data_unchecked::<AppState>();
@@ -122,6 +129,8 @@ impl WishesMutation {
         let Some(home) = poster.home_area_id else {
             return Err(AppError::bad_input("bind your home before posting a wish"));
         };
+        let verdict =
+            moderation::check(state, &poster, Scene::Forum, &[&title, &description]).await?;
         let now = Utc::now();
         let txn = state.db.begin().await?;
         let wish = wish::ActiveModel {
@@ -132,6 +141,7 @@ impl WishesMutation {
             category: Set(input.category),
             status: Set(WishStatus::Open),
             claimant_id: Set(None),
+            needs_review: Set(verdict.needs_review()),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
@@ -170,6 +180,7 @@ impl WishesMutation {
             from: WishStatus::Open,
             to: WishStatus::Claimed,
             action: WishAction::Claimed,
+            flag_review: false,
         };
         transition(
             state,
@@ -192,11 +203,13 @@ impl WishesMutation {
             from: WishStatus::Claimed,
             to: WishStatus::Open,
             action: WishAction::Released,
+            flag_review: false,
         };
         transition(state, viewer, &wish, change, None, Claimant::Clear).await
     }
 
-    /// The claimant says it is done: CLAIMED -> FULFILLED, with an optional note (≤ 200).
+    /// The claimant says it is done: CLAIMED -> FULFILLED, with an optional note (≤ 200). A note
+    /// content security rejects is BAD_USER_INPUT.
     async fn fulfill_wish(
         &self,
         ctx: &Context<'_>,
@@ -208,10 +221,17 @@ impl WishesMutation {
         let note = note.map(|n| check_text("note", &n, MAX_NOTE)).transpose()?;
         let wish = find_wish(&state.db, parse_id(&id, "wish")?).await?;
         require_claimant(&wish, viewer)?;
+        let verdict = match &note {
+            Some(note) => {
+                moderation::check_user(state, viewer.user_id, Scene::Comment, &[note]).await?
+            }
+            None => moderation::Verdict::Pass,
+        };
         let change = Change {
             from: WishStatus::Claimed,
             to: WishStatus::Fulfilled,
             action: WishAction::Fulfilled,
+            flag_review: verdict.needs_review(),
         };
         transition(state, viewer, &wish, change, note, Claimant::Keep).await
     }
@@ -227,6 +247,7 @@ impl WishesMutation {
             from: WishStatus::Fulfilled,
             to: WishStatus::Confirmed,
             action: WishAction::Confirmed,
+            flag_review: false,
         };
         transition(state, viewer, &wish, change, None, Claimant::Keep).await
     }
@@ -241,6 +262,7 @@ impl WishesMutation {
             from: WishStatus::Open,
             to: WishStatus::Cancelled,
             action: WishAction::Cancelled,
+            flag_review: false,
         };
         transition(state, viewer, &wish, change, None, Claimant::Keep).await
     }
@@ -250,6 +272,8 @@ struct Change {
     from: WishStatus,
     to: WishStatus,
     action: WishAction,
+    /// Content security asked for a review of the step's note.
+    flag_review: bool,
 }
 
 enum Claimant {
@@ -276,6 +300,9 @@ async fn transition(
         .col_expr(wish::Column::UpdatedAt, Expr::value(now))
         .filter(wish::Column::Id.eq(wish.id))
         .filter(wish::Column::Status.eq(change.from));
+    if change.flag_review {
+        update = update.col_expr(wish::Column::NeedsReview, Expr::value(true));
+    }
     match claimant {
         Claimant::Keep => {}
         Claimant::Set(user) => {
