@@ -19,6 +19,7 @@ use axum::routing::get;
 use entity::context::CurrentUserId;
 use entity::loader::DbLoader;
 use serde_json::{Value, json};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -53,7 +54,14 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(TraceLayer::new_for_http())
+        // Every request gets an id (or keeps the proxy's), logged on its span and sent back in
+        // X-Request-Id. Only method and path are logged: never headers (tokens) or bodies.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(http)
 }
 
@@ -250,14 +258,29 @@ async fn execute(
         BatchRequest::Single(req) => req.operation_name.clone(),
         BatchRequest::Batch(_) => Some("batch".to_owned()),
     };
-    let response = run(http, headers, peer, batch).await;
+    let (response, user, errors) = run(http, headers, peer, batch).await;
+    let elapsed = started.elapsed();
     http.state
         .metrics
-        .record_request(operation.as_deref(), started.elapsed());
+        .record_request(operation.as_deref(), elapsed);
+    tracing::info!(
+        operation = operation.as_deref().unwrap_or("anonymous"),
+        user = user.unwrap_or(0),
+        status = response.status().as_u16(),
+        errors,
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+        "graphql"
+    );
     response
 }
 
-async fn run(http: &Http, headers: &HeaderMap, peer: SocketAddr, batch: BatchRequest) -> Response {
+/// Answers the request, with the signed-in user and the number of errors for the log.
+async fn run(
+    http: &Http,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+    batch: BatchRequest,
+) -> (Response, Option<i64>, usize) {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
@@ -284,7 +307,7 @@ async fn run(http: &Http, headers: &HeaderMap, peer: SocketAddr, batch: BatchReq
         if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        return response;
+        return (response, user_id.map(|u| u.0), 1);
     }
 
     let db = http.state.db.clone();
@@ -306,13 +329,19 @@ async fn run(http: &Http, headers: &HeaderMap, peer: SocketAddr, batch: BatchReq
         BatchResponse::Single(resp) => std::slice::from_ref(resp),
         BatchResponse::Batch(list) => list.as_slice(),
     };
+    let mut errors = 0;
     for error in responses.iter().flat_map(|r| &r.errors) {
+        errors += 1;
         let code = error.extensions.as_ref().and_then(|ext| ext.get("code"));
         if let Some(async_graphql::Value::String(code)) = code {
             http.state.metrics.record_error(code);
         }
     }
-    respond(response, wants_graphql_response(headers))
+    (
+        respond(response, wants_graphql_response(headers)),
+        user_id.map(|u| u.0),
+        errors,
+    )
 }
 
 /// A request error (the document did not parse or validate, or its variables did not fit) never

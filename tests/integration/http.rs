@@ -380,3 +380,52 @@ async fn metrics_count_operations_errors_statements_and_store_calls() {
     );
     assert!(after.contains("emulin_outbox_depth 0"), "{after}");
 }
+
+#[tokio::test]
+async fn production_mode_hides_introspection_graphiql_and_dev_login() {
+    if crate::helpers::redis_or_skip("production_mode_hides_introspection_graphiql_and_dev_login")
+        .is_none()
+    {
+        return;
+    }
+    let app = TestApp::spawn_with(|vars| {
+        vars.insert("EMULIN_ENV".into(), "production".into());
+        vars.insert(
+            "DATA_KEY".into(),
+            "a production data key for the test run".into(),
+        );
+    })
+    .await;
+    let s = app.login("prudence").await;
+    let resp = app
+        .gql(
+            Some(&s.access),
+            "{ __schema { types { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        resp["data"]["__schema"],
+        Value::Null,
+        "introspection is off: {resp}"
+    );
+    assert!(!resp.to_string().contains("WishStatus"));
+    let resp = app
+        .gql(Some(&s.access), "{ me { nickame } }", json!({}))
+        .await;
+    let message = resp["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        !message.contains("Did you mean"),
+        "no field suggestions in production: {message}"
+    );
+    let resp = app.http().get(app.url("/graphql")).send().await.unwrap();
+    assert_eq!(resp.status(), 400, "no GraphiQL in production");
+    assert_error(
+        &app.op(None, "identity", "DevLogin", json!({ "openid": "x" }))
+            .await,
+        "FORBIDDEN",
+    );
+    // The schema still answers ordinary queries.
+    let me = app.op(Some(&s.access), "identity", "Me", json!({})).await;
+    assert_eq!(data(&me)["me"]["id"], s.user_id.as_str());
+}
