@@ -11,6 +11,7 @@ use async_graphql::{
     EmptySubscription, MergedObject, Response, Schema, ServerError, ServerResult, Variables,
 };
 
+use crate::audit::AuditQuery;
 use crate::care::{CardPolicy, CareMutation, CareQuery};
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     CatalogQuery,
     OrdersQuery,
     CareQuery,
+    AuditQuery,
 );
 
 #[derive(MergedObject, Default)]

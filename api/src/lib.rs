@@ -1,6 +1,7 @@
 //! The e睦邻 server: configuration, the GraphQL schema and its capabilities, the stores behind
 //! them, and the HTTP application that serves them.
 
+pub mod audit;
 pub mod auth;
 pub mod care;
 pub mod cli;

@@ -4,6 +4,7 @@
 
 pub mod area;
 pub mod area_contact;
+pub mod audit_log;
 pub mod context;
 pub mod loader;
 pub mod neighbor_card;

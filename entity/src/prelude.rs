@@ -1,5 +1,6 @@
 pub use super::area::Entity as Area;
 pub use super::area_contact::Entity as AreaContact;
+pub use super::audit_log::Entity as AuditLog;
 pub use super::neighbor_card::Entity as NeighborCard;
 pub use super::order_event::Entity as OrderEvent;
 pub use super::outbox::Entity as Outbox;

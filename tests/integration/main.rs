@@ -2,6 +2,7 @@
 //! WeChat server on loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod care;
 mod fake_wechat;
 mod helpers;

@@ -426,6 +426,15 @@ impl CardServer for CardPolicy {
         if access == CardAccess::Staff {
             let actor = viewer(ctx)?.user_id;
             tracing::info!(target: "audit", actor, card = card.id, "card note read by staff");
+            crate::audit::record(
+                &state.db,
+                Some(actor),
+                "card.note_read",
+                "neighbor_card",
+                card.id,
+                serde_json::json!({}),
+            )
+            .await?;
         }
         Ok(Some(note))
     }

@@ -8,7 +8,7 @@ use entity::role_grant::{self, Role};
 use entity::{party_org, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
@@ -181,6 +181,15 @@ impl OrgMutation {
             area = area.id,
             "role granted"
         );
+        crate::audit::record(
+            &state.db,
+            Some(viewer.user_id),
+            "role.grant",
+            "user",
+            user.id,
+            serde_json::json!({ "role": role.to_value(), "area": area.id }),
+        )
+        .await?;
         Ok(user)
     }
 
@@ -211,6 +220,15 @@ impl OrgMutation {
             area = area.id,
             "role revoked"
         );
+        crate::audit::record(
+            &state.db,
+            Some(viewer.user_id),
+            "role.revoke",
+            "user",
+            user.id,
+            serde_json::json!({ "role": role.to_value(), "area": area.id }),
+        )
+        .await?;
         Ok(user)
     }
 
@@ -376,6 +394,15 @@ impl OrgMutation {
             ?status,
             "party member verified"
         );
+        crate::audit::record(
+            &state.db,
+            Some(viewer.user_id),
+            "member.verify",
+            "party_member",
+            member.id,
+            serde_json::json!({ "status": status.to_value(), "user": member.user_id }),
+        )
+        .await?;
         find_member(&state.db, member.id).await
     }
 }

@@ -10,8 +10,8 @@ use entity::role_grant::Role;
 use entity::{party_member, party_org, point_rule, users};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use self::boards::{Period, Scope};
@@ -289,6 +289,15 @@ impl PointsMutation {
             ?daily_cap,
             "point rule set"
         );
+        crate::audit::record(
+            &state.db,
+            Some(viewer.user_id),
+            "points.rule",
+            "point_rule",
+            action.to_value(),
+            serde_json::json!({ "points": points, "dailyCap": daily_cap }),
+        )
+        .await?;
         Ok(saved)
     }
 
@@ -328,6 +337,22 @@ impl PointsMutation {
             },
         )
         .await?;
+        if let Outcome::Created(entry) = &outcome {
+            let action = if entry.delta < 0 {
+                "points.correct"
+            } else {
+                "points.award"
+            };
+            crate::audit::record(
+                &txn,
+                Some(viewer.user_id),
+                action,
+                "user",
+                user.id,
+                serde_json::json!({ "delta": entry.delta, "entry": entry.id, "sourceKey": entry.source_key }),
+            )
+            .await?;
+        }
         txn.commit().await?;
         match outcome {
             Outcome::Created(entry) => {
