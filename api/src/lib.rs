@@ -11,6 +11,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod media;
 pub mod metrics;
 pub mod moderation;
 pub mod notify;
@@ -98,6 +99,7 @@ impl App {
         }
 
         let wechat = WechatClient::new(config.wechat.clone())?;
+        let media = media::open(&config.media)?;
         let state = AppState {
             keys: Arc::new(TokenKeys::new(&config.jwt_secret)),
             cipher: Arc::new(crypto::FieldCipher::new(&config.data_key)),
@@ -106,6 +108,7 @@ impl App {
             store,
             wechat: Arc::new(wechat),
             metrics,
+            media,
         };
         let schema = graphql::build(Some(state.clone()));
         let router = http::router(state.clone(), schema);

@@ -8,6 +8,7 @@ mod m20261127_000003_create_orders;
 mod m20261127_000004_create_care;
 mod m20261127_000005_create_notify;
 mod m20261127_000006_content_review;
+mod m20261127_000007_create_uploads;
 mod util;
 
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_create_care::Migration),
             Box::new(m20261127_000005_create_notify::Migration),
             Box::new(m20261127_000006_content_review::Migration),
+            Box::new(m20261127_000007_create_uploads::Migration),
         ]
     }
 }
