@@ -14,4 +14,5 @@ mod org;
 mod points;
 mod schema;
 mod store;
+mod uploads;
 mod wishes;
