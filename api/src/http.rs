@@ -367,6 +367,7 @@ fn respond(response: BatchResponse, graphql_response: bool) -> Response {
 /// anything but JPEG, PNG or WebP bytes.
 async fn upload(
     State(http): State<Arc<Http>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
@@ -386,6 +387,20 @@ async fn upload(
             );
         }
     };
+    // Uploads count against the same per-user and per-address budgets as GraphQL requests.
+    let address = client_address(&http, &headers, peer);
+    if let Some(wait) = over_limit(&http, address, Some(viewer.user_id), false).await {
+        http.state.metrics.record_error("RATE_LIMITED");
+        let mut response = error_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many requests; slow down",
+        );
+        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
     let bytes = loop {
         let mut field = match multipart.next_field().await {
             Ok(Some(field)) => field,

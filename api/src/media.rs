@@ -189,3 +189,48 @@ pub async fn owned_images(
     }
     Ok(parsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bytes_decide_the_type() {
+        assert_eq!(
+            ImageKind::sniff(&[0xFF, 0xD8, 0xFF, 0xE0]),
+            Some(ImageKind::Jpeg)
+        );
+        assert_eq!(
+            ImageKind::sniff(b"\x89PNG\r\n\x1a\n\0\0"),
+            Some(ImageKind::Png)
+        );
+        assert_eq!(
+            ImageKind::sniff(b"RIFF\x10\0\0\0WEBPVP8 "),
+            Some(ImageKind::Webp)
+        );
+        for not_image in [
+            &b""[..],
+            b"\xFF\xD8",
+            b"\x89PNG",
+            b"RIFF\x10\0\0\0WAVEfmt ",
+            b"GIF89a",
+            b"hello",
+        ] {
+            assert_eq!(ImageKind::sniff(not_image), None, "{not_image:?}");
+        }
+    }
+
+    #[test]
+    fn keys_are_content_addresses() {
+        let key = object_key(b"abc", ImageKind::Png);
+        assert_eq!(
+            key,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.png"
+        );
+        assert_eq!(parse_key(&key), Some(ImageKind::Png));
+        assert_eq!(parse_key(&key.replace(".png", ".gif")), None);
+        assert_eq!(parse_key(&key.to_uppercase()), None);
+        assert_eq!(parse_key("../etc/passwd"), None);
+        assert_eq!(parse_key("abc.png"), None);
+    }
+}
