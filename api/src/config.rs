@@ -53,6 +53,16 @@ pub struct OutboxConfig {
     pub max_attempts: i32,
 }
 
+/// Where uploaded images are kept.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// The directory of the local store (MEDIA_DIR, default `media`); created at start.
+    pub dir: std::path::PathBuf,
+    /// With MEDIA_S3_BUCKET set, images go to this bucket of an S3-compatible store instead,
+    /// configured from the usual AWS_* variables; several nodes then share them.
+    pub s3_bucket: Option<String>,
+}
+
 #[derive(Clone, Debug)]
 pub struct Config {
     pub env: Environment,
@@ -73,6 +83,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub rate_limits: RateLimits,
     pub district_name: String,
+    pub media: MediaConfig,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub json_logs: bool,
@@ -227,6 +238,12 @@ impl Config {
                 trust_forwarded_for: get("TRUST_FORWARDED_FOR").as_deref() == Some("true"),
             },
             district_name: get("DISTRICT_NAME").unwrap_or_else(|| "万柏林区".to_owned()),
+            media: MediaConfig {
+                dir: get("MEDIA_DIR")
+                    .unwrap_or_else(|| "media".to_owned())
+                    .into(),
+                s3_bucket: get("MEDIA_S3_BUCKET"),
+            },
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
             json_logs: env == Environment::Production

@@ -1,6 +1,6 @@
 //! HTTP beside GraphQL: the GraphQL endpoint (GraphQL over HTTP: POST, and GET for queries) with
 //! its own request handling (auth, rate limits, body limits, content negotiation), GraphiQL in
-//! development, and the health probes.
+//! development, image uploads (`POST /upload`, `GET /media/{key}`), and the health probes.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -11,11 +11,13 @@ use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request};
 use axum::Router;
+use axum::body::Body;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, RawQuery, State};
+use axum::extract::multipart::{Multipart, MultipartError};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use entity::context::CurrentUserId;
 use entity::loader::DbLoader;
 use serde_json::{Value, json};
@@ -25,10 +27,13 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::Auth;
 use crate::graphql::AppSchema;
+use crate::media::{self, ImageKind, MAX_IMAGE_BYTES};
 use crate::state::AppState;
 use crate::store::Throttle;
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// An upload's body: the largest image and room for the multipart framing around it.
+pub const MAX_UPLOAD_BODY_BYTES: usize = MAX_IMAGE_BYTES + 64 * 1024;
 pub const MAX_BATCH: usize = 10;
 /// Every request is answered within this time, one way or another.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,6 +51,11 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     let http = Arc::new(Http { state, schema });
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route(
+            "/upload",
+            post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES)),
+        )
+        .route("/media/{key}", get(serve_media))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -379,6 +389,176 @@ fn respond(response: BatchResponse, graphql_response: bool) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// `POST /upload`: one image in the multipart field `file`, from a signed-in user. Answers
+/// `{"id", "url"}`; 401 without a valid token, 400 without the field, 413 past 5 MiB, 415 for
+/// anything but JPEG, PNG or WebP bytes.
+async fn upload(
+    State(http): State<Arc<Http>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    mut multipart: Multipart,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let viewer = match Auth::from_bearer(&http.state, bearer).await {
+        Auth::User(viewer) => viewer,
+        Auth::Invalid(reason) => {
+            return error_body(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", reason);
+        }
+        Auth::Anonymous => {
+            return error_body(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHENTICATED",
+                "sign in first: Authorization: Bearer <accessToken>",
+            );
+        }
+    };
+    // Uploads count against the same per-user and per-address budgets as GraphQL requests.
+    let address = client_address(&http, &headers, peer);
+    if let Some(wait) = over_limit(&http, address, Some(viewer.user_id), false).await {
+        http.state.metrics.record_error("RATE_LIMITED");
+        let mut response = error_body(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "too many requests; slow down",
+        );
+        if let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let bytes = loop {
+        let mut field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => {
+                return error_body(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_USER_INPUT",
+                    "send the image in the multipart field `file`",
+                );
+            }
+            Err(err) => return multipart_error(err),
+        };
+        if field.name() != Some("file") {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        let mut too_big = false;
+        loop {
+            match field.chunk().await {
+                // Past the limit the rest (at most the body limit) is read and dropped, so the
+                // client gets to see the answer rather than a reset connection.
+                Ok(Some(_)) if too_big => {}
+                Ok(Some(chunk)) if bytes.len() + chunk.len() > MAX_IMAGE_BYTES => {
+                    too_big = true;
+                    bytes = Vec::new();
+                }
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(err) => return multipart_error(err),
+            }
+        }
+        if too_big {
+            return too_large();
+        }
+        break bytes;
+    };
+    let Some(kind) = ImageKind::sniff(&bytes) else {
+        return error_body(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "BAD_USER_INPUT",
+            "only JPEG, PNG and WebP images are accepted",
+        );
+    };
+    match media::save(
+        &http.state.db,
+        http.state.media.as_ref(),
+        viewer.user_id,
+        bytes,
+        kind,
+    )
+    .await
+    {
+        Ok(row) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(JSON))],
+            json!({ "id": row.id.to_string(), "url": row.media_url() }).to_string(),
+        )
+            .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "upload not stored");
+            error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "the image could not be stored; try again",
+            )
+        }
+    }
+}
+
+fn too_large() -> Response {
+    error_body(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "BAD_USER_INPUT",
+        "an image may be at most 5 MiB",
+    )
+}
+
+fn multipart_error(err: MultipartError) -> Response {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    error_body(
+        StatusCode::BAD_REQUEST,
+        "BAD_USER_INPUT",
+        &format!("not a multipart/form-data upload: {}", err.body_text()),
+    )
+}
+
+/// `GET /media/{key}`: an uploaded image. Keys are content addresses, so the answer may be
+/// cached for good.
+async fn serve_media(State(http): State<Arc<Http>>, Path(key): Path<String>) -> Response {
+    let not_found = || error_body(StatusCode::NOT_FOUND, "NOT_FOUND", "no such image");
+    let Some(kind) = media::parse_key(&key) else {
+        return not_found();
+    };
+    let found = http
+        .state
+        .media
+        .get(&object_store::path::Path::from(key.as_str()))
+        .await;
+    let result = match found {
+        Ok(result) => result,
+        Err(object_store::Error::NotFound { .. }) => return not_found(),
+        Err(err) => {
+            tracing::error!(error = %err, "media store does not answer");
+            return error_body(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "the image could not be read",
+            );
+        }
+    };
+    let size = result.meta.size;
+    let mut response = Body::from_stream(result.into_stream()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(kind.content_type()),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    response
 }
 
 async fn readyz(State(http): State<Arc<Http>>) -> Response {

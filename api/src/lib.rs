@@ -12,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod media;
 pub mod metrics;
 pub mod moderation;
 pub mod notify;
@@ -99,6 +100,7 @@ impl App {
         }
 
         let wechat = WechatClient::new(config.wechat.clone())?;
+        let media = media::open(&config.media)?;
         let state = AppState {
             keys: Arc::new(TokenKeys::new(&config.jwt_secret)),
             cipher: Arc::new(crypto::FieldCipher::new(&config.data_key)),
@@ -107,6 +109,7 @@ impl App {
             store,
             wechat: Arc::new(wechat),
             metrics,
+            media,
         };
         let schema = graphql::build(Some(state.clone()));
         let router = http::router(state.clone(), schema);

@@ -18,4 +18,6 @@ pub struct AppState {
     pub cipher: Arc<FieldCipher>,
     pub wechat: Arc<WechatClient>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// Where uploaded images are kept.
+    pub media: crate::media::DynObjectStore,
 }

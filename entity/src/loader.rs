@@ -200,3 +200,36 @@ impl Loader<ContactsOnPath> for DbLoader {
             .collect())
     }
 }
+
+macro_rules! images_of {
+    ($key:ident, $module:ident, $owner:ident, $field:ident) => {
+        /// The images of one owner, in their positions; one joined statement for the batch.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub struct $key(pub i64);
+
+        impl Loader<$key> for DbLoader {
+            type Value = Vec<crate::upload::Model>;
+            type Error = Arc<DbErr>;
+
+            async fn load(&self, keys: &[$key]) -> Result<HashMap<$key, Self::Value>, Self::Error> {
+                let rows = crate::$module::Entity::find()
+                    .filter(crate::$module::Column::$owner.is_in(keys.iter().map(|k| k.0)))
+                    .order_by_asc(crate::$module::Column::$owner)
+                    .order_by_asc(crate::$module::Column::Position)
+                    .find_also_related(crate::upload::Entity)
+                    .all(&self.db)
+                    .await?;
+                let mut out: HashMap<$key, Vec<crate::upload::Model>> = HashMap::new();
+                for (link, upload) in rows {
+                    if let Some(upload) = upload {
+                        out.entry($key(link.$field)).or_default().push(upload);
+                    }
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+images_of!(ImagesOfWish, wish_image, WishId, wish_id);
+images_of!(ImagesOfOrder, order_image, OrderId, order_id);

@@ -2,7 +2,7 @@ use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLo
 use sea_orm::entity::prelude::*;
 
 use crate::context::{CurrentUserId, Decrypt, internal};
-use crate::loader::{AreaById, DbLoader, EventsOfOrder, ServiceItemById, UserById};
+use crate::loader::{AreaById, DbLoader, EventsOfOrder, ImagesOfOrder, ServiceItemById, UserById};
 pub use crate::sea_orm_active_enums::OrderStatus;
 
 /// The resident's rating of a finished errand (评单).
@@ -54,6 +54,16 @@ pub struct Model {
 
 #[ComplexObject]
 impl Model {
+    /// The images the author attached (at most 9), in their order.
+    async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::upload::Model>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<DbLoader>>()
+            .load_one(ImagesOfOrder(self.id))
+            .await
+            .map_err(internal)?
+            .unwrap_or_default())
+    }
+
     async fn id(&self) -> ID {
         ID(self.id.to_string())
     }

@@ -2,7 +2,7 @@ use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLo
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, DbLoader, EventsOfWish, UserById};
+use crate::loader::{AreaById, DbLoader, EventsOfWish, ImagesOfWish, UserById};
 pub use crate::sea_orm_active_enums::{WishCategory, WishStatus};
 
 /// 微心愿: a resident's small wish, taken on by a party member or volunteer.
@@ -34,6 +34,16 @@ pub struct Model {
 
 #[ComplexObject]
 impl Model {
+    /// The images the author attached (at most 9), in their order.
+    async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::upload::Model>> {
+        Ok(ctx
+            .data_unchecked::<DataLoader<DbLoader>>()
+            .load_one(ImagesOfWish(self.id))
+            .await
+            .map_err(internal)?
+            .unwrap_or_default())
+    }
+
     async fn id(&self) -> ID {
         ID(self.id.to_string())
     }

@@ -8,6 +8,7 @@ mod m20261127_000003_create_orders;
 mod m20261127_000004_create_care;
 mod m20261127_000005_create_notify;
 mod m20261127_000006_content_review;
+mod m20261127_000007_create_uploads;
 mod m20261127_000008_create_audit_log;
 mod util;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000004_create_care::Migration),
             Box::new(m20261127_000005_create_notify::Migration),
             Box::new(m20261127_000006_content_review::Migration),
+            Box::new(m20261127_000007_create_uploads::Migration),
             Box::new(m20261127_000008_create_audit_log::Migration),
         ]
     }

@@ -179,6 +179,8 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     http: reqwest::Client,
     _database: std::sync::Arc<TestDb>,
+    /// The uploads' directory (MEDIA_DIR), removed with the last node of the test.
+    media: std::sync::Arc<tempfile::TempDir>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -203,9 +205,14 @@ impl TestApp {
         }
         let wechat = FakeWechat::start().await;
         let database = std::sync::Arc::new(fresh_database().await);
+        let media = std::sync::Arc::new(tempfile::tempdir().unwrap());
         let mut vars: HashMap<String, String> = HashMap::from([
             ("BIND_ADDR".into(), "127.0.0.1:0".into()),
             ("DATABASE_URL".into(), database.url.clone()),
+            (
+                "MEDIA_DIR".into(),
+                media.path().join("media").display().to_string(),
+            ),
             (
                 "JWT_SECRET".into(),
                 format!("test-secret-{}-{}", random_suffix(), random_suffix()),
@@ -231,7 +238,7 @@ impl TestApp {
         }
         tweak(&mut vars);
         let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-        Self::start(config, wechat, database).await
+        Self::start(config, wechat, database, media).await
     }
 
     /// Another server node sharing this one's database, Redis namespace, signing key and WeChat.
@@ -240,6 +247,7 @@ impl TestApp {
             self.config.clone(),
             self.wechat.clone(),
             self._database.clone(),
+            self.media.clone(),
         )
         .await
     }
@@ -248,6 +256,7 @@ impl TestApp {
         config: Config,
         wechat: FakeWechat,
         database: std::sync::Arc<TestDb>,
+        media: std::sync::Arc<tempfile::TempDir>,
     ) -> TestApp {
         let app = api::App::build(config.clone())
             .await
@@ -269,12 +278,18 @@ impl TestApp {
             db,
             http: reqwest::Client::new(),
             _database: database,
+            media,
             _shutdown: tx,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The directory the server keeps uploaded images in.
+    pub fn media_dir(&self) -> std::path::PathBuf {
+        self.config.media.dir.clone()
     }
 
     pub fn http(&self) -> &reqwest::Client {

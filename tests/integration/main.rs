@@ -15,4 +15,5 @@ mod org;
 mod points;
 mod schema;
 mod store;
+mod uploads;
 mod wishes;

@@ -7,14 +7,14 @@ use crate::wishes::{Neighbourhood, neighbourhood};
 
 /// The neighbourhood plus errand staff: a steward and property staff in community A, a grid
 /// worker in community B, and catalogue items at the district, community A and community B.
-struct Errands {
-    n: Neighbourhood,
-    steward: Session,
-    grid_b: Session,
-    property: Session,
-    district_item: String,
-    item_a: String,
-    item_b: String,
+pub(crate) struct Errands {
+    pub(crate) n: Neighbourhood,
+    pub(crate) steward: Session,
+    pub(crate) grid_b: Session,
+    pub(crate) property: Session,
+    pub(crate) district_item: String,
+    pub(crate) item_a: String,
+    pub(crate) item_b: String,
 }
 
 async fn create_item(app: &TestApp, admin: &Session, area: &str, name: &str) -> String {
@@ -32,7 +32,7 @@ async fn create_item(app: &TestApp, admin: &Session, area: &str, name: &str) -> 
         .to_owned()
 }
 
-async fn errands() -> Errands {
+pub(crate) async fn errands() -> Errands {
     let n = neighbourhood().await;
     let app = &n.app;
     app.grant("steward", Role::Steward, &n.community_a).await;

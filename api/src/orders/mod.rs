@@ -8,6 +8,7 @@ pub mod catalog;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::Utc;
 use entity::order_event::{self, OrderAction};
+use entity::order_image;
 use entity::party_member::{self, MemberStatus};
 use entity::point_entry::PointAction;
 use entity::role_grant::{self, Role};
@@ -21,6 +22,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, parse_id};
+use crate::media;
 use crate::moderation::{self, Scene, Verdict};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
@@ -54,6 +56,8 @@ pub struct PlaceOrderInput {
     pub description: String,
     /// A mainland mobile number (11 digits starting with 1), for the steward and the assignee.
     pub contact_phone: String,
+    /// Images from `POST /upload`, at most 9, each an upload of the resident; shown in this order.
+    pub image_ids: Option<Vec<ID>>,
 }
 
 /// Narrows the errand list; all given conditions apply together.
@@ -170,7 +174,8 @@ pub struct OrdersMutation;
 impl OrdersMutation {
     /// 点单: a resident with a bound home orders an item offered there. A description content
     /// security rejects is BAD_USER_INPUT; one it wants reviewed is kept and flagged
-    /// (`needsReview`), as is an errand whose reason, note or comment it wants reviewed.
+    /// (`needsReview`), as is an errand whose reason, note or comment it wants reviewed. An image
+    /// id that is not the resident's upload is BAD_USER_INPUT.
     async fn place_order(
         &self,
         ctx: &Context<'_>,
@@ -195,6 +200,8 @@ impl OrdersMutation {
         if !catalog::path_ids(&home.path).contains(&item.area_id) {
             return Err(AppError::bad_input("this item is not offered at your home"));
         }
+        let images =
+            media::owned_images(&state.db, resident.id, input.image_ids.as_deref()).await?;
         let verdict = moderation::check(state, &resident, Scene::Forum, &[&description]).await?;
         let now = Utc::now();
         let txn = state.db.begin().await?;
@@ -213,6 +220,17 @@ impl OrdersMutation {
         }
         .insert(&txn)
         .await?;
+        if !images.is_empty() {
+            order_image::Entity::insert_many(images.iter().zip(0..).map(|(upload, position)| {
+                order_image::ActiveModel {
+                    order_id: Set(order.id),
+                    position: Set(position),
+                    upload_id: Set(*upload),
+                }
+            }))
+            .exec(&txn)
+            .await?;
+        }
         record_event(
             &txn,
             order.id,

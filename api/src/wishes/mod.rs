@@ -12,6 +12,7 @@ use entity::point_entry::PointAction;
 use entity::role_grant::Role;
 use entity::wish::{self, WishCategory, WishStatus};
 use entity::wish_event::{self, WishAction};
+use entity::wish_image;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -20,6 +21,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, parse_id};
+use crate::media;
 use crate::moderation::{self, Scene};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
@@ -39,6 +41,8 @@ pub struct PostWishInput {
     /// 1..1000 characters.
     pub description: String,
     pub category: WishCategory,
+    /// Images from `POST /upload`, at most 9, each an upload of the poster; shown in this order.
+    pub image_ids: Option<Vec<ID>>,
 }
 
 /// Narrows the wish feed; all given conditions apply together.
@@ -120,6 +124,7 @@ pub struct WishesMutation;
 impl WishesMutation {
     /// Posts a wish in the poster's home area. The poster must have bound a home. Text content
     /// security rejects is BAD_USER_INPUT; text it wants reviewed is posted with `needsReview`.
+    /// An image id that is not the poster's upload is BAD_USER_INPUT.
     async fn post_wish(&self, ctx: &Context<'_>, input: PostWishInput) -> AppResult<wish::Model> {
         let viewer = viewer(ctx)?;
         let state = ctx.data_unchecked::<AppState>();
@@ -129,6 +134,7 @@ impl WishesMutation {
         let Some(home) = poster.home_area_id else {
             return Err(AppError::bad_input("bind your home before posting a wish"));
         };
+        let images = media::owned_images(&state.db, poster.id, input.image_ids.as_deref()).await?;
         let verdict =
             moderation::check(state, &poster, Scene::Forum, &[&title, &description]).await?;
         let now = Utc::now();
@@ -148,6 +154,17 @@ impl WishesMutation {
         }
         .insert(&txn)
         .await?;
+        if !images.is_empty() {
+            wish_image::Entity::insert_many(images.iter().zip(0..).map(|(upload, position)| {
+                wish_image::ActiveModel {
+                    wish_id: Set(wish.id),
+                    position: Set(position),
+                    upload_id: Set(*upload),
+                }
+            }))
+            .exec(&txn)
+            .await?;
+        }
         record_event(
             &txn,
             wish.id,
