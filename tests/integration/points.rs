@@ -129,6 +129,8 @@ async fn manual_awards_are_scoped_validated_and_idempotent() {
 
     for (delta, key, reason, code) in [
         (0, "z", "r", "BAD_USER_INPUT"),
+        (i64::from(i32::MIN), "z", "r", "BAD_USER_INPUT"),
+        (10_001, "z", "r", "BAD_USER_INPUT"),
         (5, "", "r", "BAD_USER_INPUT"),
         (5, "z", "", "BAD_USER_INPUT"),
         (5, "z", &"理".repeat(201), "BAD_USER_INPUT"),

@@ -313,7 +313,7 @@ impl PointsMutation {
         let state = ctx.data_unchecked::<AppState>();
         let reason = check_text("reason", &input.reason, MAX_REASON)?;
         let source_key = check_text("sourceKey", &input.source_key, MAX_SOURCE_KEY)?;
-        if input.delta == 0 || input.delta.abs() > MAX_DELTA {
+        if input.delta == 0 || input.delta.unsigned_abs() > MAX_DELTA.unsigned_abs() {
             return Err(AppError::bad_input(format!(
                 "delta must be non-zero and at most {MAX_DELTA} either way"
             )));
