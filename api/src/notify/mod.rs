@@ -190,11 +190,9 @@ impl NotifyMutation {
             .exec(&txn)
             .await?;
         }
-        let mut distinct = ids.clone();
-        distinct.dedup();
         let rows = subscription_quota::Entity::find()
             .filter(subscription_quota::Column::UserId.eq(viewer.user_id))
-            .filter(subscription_quota::Column::TemplateId.is_in(distinct.clone()))
+            .filter(subscription_quota::Column::TemplateId.is_in(ids.iter().cloned()))
             .all(&txn)
             .await?;
         txn.commit().await?;

@@ -9,7 +9,6 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::Utc;
 use entity::order_event::{self, OrderAction};
 use entity::order_image;
-use entity::party_member::{self, MemberStatus};
 use entity::point_entry::PointAction;
 use entity::role_grant::{self, Role};
 use entity::service_order::{self, OrderStatus};
@@ -557,17 +556,7 @@ async fn earns_points(db: &impl ConnectionTrait, user_id: i64, area_id: i64) -> 
     if user_holds_any_over(db, user_id, &area.path, &[Role::PropertyStaff]).await? {
         return Ok(false);
     }
-    let volunteer = role_grant::Entity::find()
-        .filter(role_grant::Column::UserId.eq(user_id))
-        .filter(role_grant::Column::Role.eq(Role::Volunteer))
-        .count(db)
-        .await?;
-    let member = party_member::Entity::find()
-        .filter(party_member::Column::UserId.eq(user_id))
-        .filter(party_member::Column::Status.eq(MemberStatus::Active))
-        .count(db)
-        .await?;
-    Ok(volunteer + member > 0)
+    crate::org::is_volunteer_or_active_member(db, user_id).await
 }
 
 /// Whether a user (not necessarily the viewer) holds one of `roles` at `path` or above.

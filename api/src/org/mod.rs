@@ -430,6 +430,28 @@ async fn role_target(
     Ok((user, area))
 }
 
+/// Whether a user takes on wishes and earns points for errands: an ACTIVE party member or a
+/// holder of the VOLUNTEER role.
+pub async fn is_volunteer_or_active_member(
+    db: &impl ConnectionTrait,
+    user_id: i64,
+) -> AppResult<bool> {
+    let volunteer = role_grant::Entity::find()
+        .filter(role_grant::Column::UserId.eq(user_id))
+        .filter(role_grant::Column::Role.eq(Role::Volunteer))
+        .count(db)
+        .await?;
+    if volunteer > 0 {
+        return Ok(true);
+    }
+    let member = party_member::Entity::find()
+        .filter(party_member::Column::UserId.eq(user_id))
+        .filter(party_member::Column::Status.eq(MemberStatus::Active))
+        .count(db)
+        .await?;
+    Ok(member > 0)
+}
+
 pub async fn find_area(db: &impl ConnectionTrait, id: i64) -> AppResult<area::Model> {
     area::Entity::find_by_id(id)
         .one(db)

@@ -7,9 +7,7 @@
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::Utc;
 use entity::area;
-use entity::party_member::{self, MemberStatus};
 use entity::point_entry::PointAction;
-use entity::role_grant::Role;
 use entity::wish::{self, WishCategory, WishStatus};
 use entity::wish_event::{self, WishAction};
 use entity::wish_image;
@@ -188,7 +186,7 @@ impl WishesMutation {
         if wish.poster_id == viewer.user_id {
             return Err(AppError::forbidden("you cannot claim your own wish"));
         }
-        if !may_claim(state, viewer).await? {
+        if !crate::org::is_volunteer_or_active_member(&state.db, viewer.user_id).await? {
             return Err(AppError::forbidden(
                 "only active party members and volunteers may claim wishes",
             ));
@@ -436,22 +434,4 @@ fn require_poster(wish: &wish::Model, viewer: &Viewer) -> AppResult<()> {
     } else {
         Err(AppError::forbidden("only the poster may do this"))
     }
-}
-
-/// ACTIVE party members and holders of the VOLUNTEER role may claim.
-async fn may_claim(state: &AppState, viewer: &Viewer) -> AppResult<bool> {
-    if viewer
-        .grants(&state.db)
-        .await?
-        .iter()
-        .any(|g| g.role == Role::Volunteer)
-    {
-        return Ok(true);
-    }
-    let active = party_member::Entity::find()
-        .filter(party_member::Column::UserId.eq(viewer.user_id))
-        .filter(party_member::Column::Status.eq(MemberStatus::Active))
-        .count(&state.db)
-        .await?;
-    Ok(active > 0)
 }
