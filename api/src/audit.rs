@@ -8,14 +8,13 @@ use entity::audit_log;
 use entity::role_grant::Role;
 use sea_orm::ColumnTrait;
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::Value;
 
 use crate::auth::viewer;
 use crate::error::AppResult;
-use crate::pagination::{Page, PageArgs, connection};
+use crate::pagination::{Page, PageArgs, connection, total_count};
 use crate::state::AppState;
 
 /// Appends an entry. `detail` must not carry personal data (phones, notes, tokens).
@@ -60,7 +59,7 @@ impl AuditQuery {
             .require_role_over(&state.db, &root.path, Role::DistrictAdmin)
             .await?;
         let args = PageArgs::parse(first, after)?;
-        let total = audit_log::Entity::find().count(&state.db).await?;
+        let total = total_count(ctx, audit_log::Entity::find(), &state.db).await?;
         let mut page = audit_log::Entity::find()
             .order_by_desc(audit_log::Column::Id)
             .limit(args.limit());

@@ -24,7 +24,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::Rotation;
+use crate::store::{Rotation, StoreResult};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -246,23 +246,58 @@ pub enum Auth {
     User(Arc<Viewer>),
 }
 
-impl Auth {
-    /// Checks a bearer token: a valid signature and a session that still exists.
-    pub async fn from_bearer(state: &AppState, header: Option<&str>) -> Auth {
+/// What an `Authorization` header claims, before the session store has been asked.
+pub enum Bearer {
+    None,
+    Invalid(&'static str),
+    /// A token with a valid signature, for this user and session.
+    Signed {
+        user_id: i64,
+        sid: String,
+    },
+}
+
+impl Bearer {
+    /// Checks the header's form and the token's signature and expiry; no I/O.
+    pub fn parse(state: &AppState, header: Option<&str>) -> Bearer {
         let Some(header) = header else {
-            return Auth::Anonymous;
+            return Bearer::None;
         };
         let Some(token) = header
             .strip_prefix("Bearer ")
             .map(str::trim)
             .filter(|t| !t.is_empty())
         else {
-            return Auth::Invalid("authorization header must be 'Bearer <accessToken>'");
+            return Bearer::Invalid("authorization header must be 'Bearer <accessToken>'");
         };
-        let Some((user_id, sid)) = state.keys.verify(token) else {
-            return Auth::Invalid("access token is invalid or expired");
+        match state.keys.verify(token) {
+            Some((user_id, sid)) => Bearer::Signed { user_id, sid },
+            None => Bearer::Invalid("access token is invalid or expired"),
+        }
+    }
+
+    pub fn sid(&self) -> Option<&str> {
+        match self {
+            Bearer::Signed { sid, .. } => Some(sid),
+            _ => None,
+        }
+    }
+
+    pub fn user_id(&self) -> Option<i64> {
+        match self {
+            Bearer::Signed { user_id, .. } => Some(*user_id),
+            _ => None,
+        }
+    }
+
+    /// Decides the request's authentication from the store's answer about the session.
+    pub fn into_auth(self, session_user: StoreResult<Option<i64>>) -> Auth {
+        let (user_id, sid) = match self {
+            Bearer::None => return Auth::Anonymous,
+            Bearer::Invalid(reason) => return Auth::Invalid(reason),
+            Bearer::Signed { user_id, sid } => (user_id, sid),
         };
-        let live = match state.store.session_user(&sid).await {
+        let live = match session_user {
             Ok(owner) => owner == Some(user_id),
             Err(err) => {
                 // With the store unreachable a signature-checked token, at most 15 minutes old,
@@ -281,6 +316,18 @@ impl Auth {
         } else {
             Auth::Invalid("session has ended; sign in again")
         }
+    }
+}
+
+impl Auth {
+    /// Checks a bearer token: a valid signature and a session that still exists.
+    pub async fn from_bearer(state: &AppState, header: Option<&str>) -> Auth {
+        let bearer = Bearer::parse(state, header);
+        let session_user = match bearer.sid() {
+            Some(sid) => state.store.session_user(sid).await,
+            None => Ok(None),
+        };
+        bearer.into_auth(session_user)
     }
 }
 

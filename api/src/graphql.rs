@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
 };
@@ -10,6 +11,7 @@ use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
     EmptySubscription, MergedObject, Response, Schema, ServerError, ServerResult, Variables,
 };
+use entity::loader::{DbLoader, RequestLoader};
 
 use crate::audit::AuditQuery;
 use crate::care::{CardPolicy, CareMutation, CareQuery};
@@ -76,6 +78,11 @@ pub fn build(state: Option<AppState>) -> AppSchema {
         builder = builder.data(state).data(decrypt).data(CardPolicy::server());
     }
     builder.finish()
+}
+
+/// A fresh loader for one request (or one subscription event): its cache lives no longer.
+pub fn request_loader(db: sea_orm::DatabaseConnection) -> RequestLoader {
+    DataLoader::with_cache(DbLoader::new(db), tokio::spawn, HashMapCache::default())
 }
 
 /// The SDL that `emulin export-schema` prints and `schema.graphql` holds.

@@ -6,7 +6,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{BatchRequest, BatchResponse, Request};
@@ -19,18 +18,17 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use entity::context::CurrentUserId;
-use entity::loader::DbLoader;
 use serde_json::{Value, json};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, Bearer};
 use crate::graphql::AppSchema;
 use crate::media::{self, ImageKind, MAX_IMAGE_BYTES};
 use crate::state::AppState;
-use crate::store::Throttle;
+use crate::store::{RateLimit, Throttle};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// An upload's body: the largest image and room for the multipart framing around it.
@@ -232,33 +230,61 @@ fn signs_in(batch: &BatchRequest) -> bool {
     }
 }
 
-/// Checks the rate limits; answers the wait when one is exceeded. A store failure lets the
-/// request through: limits protect the service, they must not take it down.
-async fn over_limit(
-    http: &Http,
-    address: IpAddr,
-    user: Option<i64>,
-    sign_in: bool,
-) -> Option<Duration> {
+/// The rate limits a request counts against: its client address, its user, and for signing in
+/// a stricter budget per address. None when limits are off.
+fn rate_limits(http: &Http, address: IpAddr, user: Option<i64>, sign_in: bool) -> Vec<RateLimit> {
     let limits = &http.state.config.rate_limits;
     if !limits.enabled {
-        return None;
+        return Vec::new();
     }
-    let mut checks = vec![(format!("rl:addr:{address}"), limits.per_address)];
+    let limit = |key: String, limit: u32| RateLimit {
+        key,
+        limit,
+        period: MINUTE,
+    };
+    let mut checks = vec![limit(format!("rl:addr:{address}"), limits.per_address)];
     if let Some(user) = user {
-        checks.push((format!("rl:user:{user}"), limits.per_user));
+        checks.push(limit(format!("rl:user:{user}"), limits.per_user));
     }
     if sign_in {
-        checks.push((format!("rl:signin:{address}"), limits.sign_in_per_address));
+        checks.push(limit(
+            format!("rl:signin:{address}"),
+            limits.sign_in_per_address,
+        ));
     }
-    for (key, limit) in checks {
-        match http.state.store.throttle(&key, limit, MINUTE).await {
-            Ok(Throttle::Allowed) => {}
-            Ok(Throttle::Limited { retry_after }) => return Some(retry_after),
-            Err(err) => tracing::warn!(error = %err, "rate limit not checked"),
+    checks
+}
+
+/// Asks the store, in one round trip, whose session the token carries and whether the request
+/// is within its limits. A store failure lets the request through on the token's signature:
+/// limits protect the service, they must not take it down.
+async fn admit(
+    http: &Http,
+    headers: &HeaderMap,
+    address: IpAddr,
+    sign_in: bool,
+) -> (Auth, Option<Duration>) {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let bearer = Bearer::parse(&http.state, header);
+    let limits = rate_limits(http, address, bearer.user_id(), sign_in);
+    if bearer.sid().is_none() && limits.is_empty() {
+        return (bearer.into_auth(Ok(None)), None);
+    }
+    match http.state.store.admit(bearer.sid(), &limits).await {
+        Ok(admission) => {
+            let wait = match admission.throttle {
+                Throttle::Allowed => None,
+                Throttle::Limited { retry_after } => Some(retry_after),
+            };
+            (bearer.into_auth(Ok(admission.session_user)), wait)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "rate limits not checked");
+            (bearer.into_auth(Err(err)), None)
         }
     }
-    None
 }
 
 async fn execute(
@@ -295,17 +321,14 @@ async fn run(
     peer: SocketAddr,
     batch: BatchRequest,
 ) -> (Response, Option<i64>, usize) {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let auth = Arc::new(Auth::from_bearer(&http.state, bearer).await);
+    let address = client_address(http, headers, peer);
+    let (auth, over_limit) = admit(http, headers, address, signs_in(&batch)).await;
+    let auth = Arc::new(auth);
     let user_id = match auth.as_ref() {
         Auth::User(viewer) => Some(CurrentUserId(viewer.user_id)),
         _ => None,
     };
-
-    let address = client_address(http, headers, peer);
-    if let Some(wait) = over_limit(http, address, user_id.map(|u| u.0), signs_in(&batch)).await {
+    if let Some(wait) = over_limit {
         http.state.metrics.record_error("RATE_LIMITED");
         let seconds = wait.as_secs().max(1);
         let body = json!({ "errors": [{
@@ -328,7 +351,7 @@ async fn run(
     let with_data = |req: Request| {
         let mut req = req
             .data(auth.clone())
-            .data(DataLoader::new(DbLoader::new(db.clone()), tokio::spawn));
+            .data(crate::graphql::request_loader(db.clone()));
         if let Some(uid) = user_id {
             req = req.data(uid);
         }
@@ -404,10 +427,10 @@ async fn upload(
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let viewer = match Auth::from_bearer(&http.state, bearer).await {
+    // Uploads count against the same per-user and per-address budgets as GraphQL requests.
+    let address = client_address(&http, &headers, peer);
+    let (auth, over_limit) = admit(&http, &headers, address, false).await;
+    let viewer = match auth {
         Auth::User(viewer) => viewer,
         Auth::Invalid(reason) => {
             return error_body(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", reason);
@@ -420,9 +443,7 @@ async fn upload(
             );
         }
     };
-    // Uploads count against the same per-user and per-address budgets as GraphQL requests.
-    let address = client_address(&http, &headers, peer);
-    if let Some(wait) = over_limit(&http, address, Some(viewer.user_id), false).await {
+    if let Some(wait) = over_limit {
         http.state.metrics.record_error("RATE_LIMITED");
         let mut response = error_body(
             StatusCode::TOO_MANY_REQUESTS,

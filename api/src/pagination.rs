@@ -2,10 +2,11 @@
 //! row's id, and the next page is `WHERE id < cursor ORDER BY id DESC`, so pages never skip or
 //! repeat rows while new ones arrive.
 
-use async_graphql::SimpleObject;
 use async_graphql::connection::{Connection, Edge, EmptyFields};
+use async_graphql::{Context, SimpleObject};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Select};
 
 use crate::error::{AppError, AppResult};
 
@@ -48,6 +49,24 @@ impl PageArgs {
     pub fn limit(&self) -> u64 {
         self.first + 1
     }
+}
+
+/// Counts a list's rows only when the client selected `totalCount`: on large tables the count
+/// costs more than the page itself.
+pub async fn total_count<'db, E, C>(
+    ctx: &Context<'_>,
+    query: Select<E>,
+    db: &'db C,
+) -> AppResult<u64>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+    Select<E>: PaginatorTrait<'db, C>,
+{
+    if !ctx.look_ahead().field("totalCount").exists() {
+        return Ok(0);
+    }
+    Ok(query.count(db).await?)
 }
 
 pub fn encode_cursor(id: i64) -> String {

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, AreaChildren, DbLoader};
+use crate::loader::{AreaById, AreaChildren, RequestLoader};
 pub use crate::sea_orm_active_enums::AreaKind;
 
 /// A node of the district's area tree: district, street, community, compound, grid or building.
@@ -36,7 +36,7 @@ impl Model {
         let Some(parent_id) = self.parent_id else {
             return Ok(None);
         };
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(parent_id))
             .await
             .map_err(internal)
@@ -45,7 +45,7 @@ impl Model {
     /// The areas directly below, in creation order.
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(AreaChildren(self.id))
             .await
             .map_err(internal)?

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, DbLoader};
+use crate::loader::{AreaById, RequestLoader};
 pub use crate::sea_orm_active_enums::ContactKind;
 
 /// Whom to call for one kind of help at an area and everything under it, unless an area further
@@ -33,7 +33,7 @@ pub struct Model {
 impl Model {
     /// The area the contact was set at; it applies to everything under it.
     async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::area::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(self.area_id))
             .await
             .map_err(internal)?

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{DbLoader, UserById};
+use crate::loader::{RequestLoader, UserById};
 
 /// One administrative action: a role granted or revoked, points awarded or corrected, a rule
 /// changed, a member verified, a card's note read by staff.
@@ -38,7 +38,7 @@ impl Model {
         let Some(id) = self.actor_id else {
             return Ok(None);
         };
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(id))
             .await
             .map_err(internal)

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{area, order_event, party_org, role_grant, service_item, users, wish_event};
@@ -13,6 +13,10 @@ use crate::{area, order_event, party_org, role_grant, service_item, users, wish_
 pub struct DbLoader {
     db: DatabaseConnection,
 }
+
+/// The loader every request carries. Its cache lives as long as the request, so a row asked for
+/// by many fields (or fetched ahead for a whole page) is read once.
+pub type RequestLoader = DataLoader<DbLoader, HashMapCache>;
 
 impl DbLoader {
     pub fn new(db: DatabaseConnection) -> Self {

@@ -1,10 +1,10 @@
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, ContactsOnPath, DbLoader, UserById};
+use crate::loader::{AreaById, ContactsOnPath, RequestLoader, UserById};
 pub use crate::sea_orm_active_enums::CardReason;
 
 /// 睦邻卡: a card for an elderly person living alone, a disabled person or another resident in
@@ -96,7 +96,7 @@ impl Model {
     }
 
     async fn home(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::area::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(self.area_id))
             .await
             .map_err(internal)?
@@ -119,7 +119,7 @@ impl Model {
         if !self.access(ctx).await?.whole_card() {
             return Ok(None);
         }
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(self.holder_id))
             .await
             .map_err(internal)
@@ -151,7 +151,7 @@ impl Model {
         }
         let home = self.home(ctx).await?;
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(ContactsOnPath(home.path))
             .await
             .map_err(internal)?
@@ -169,7 +169,7 @@ impl Model {
         if !self.access(ctx).await?.any() {
             return Ok(None);
         }
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(id))
             .await
             .map_err(internal)

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{DbLoader, PartyOrgById, UserById};
+use crate::loader::{PartyOrgById, RequestLoader, UserById};
 pub use crate::sea_orm_active_enums::{MemberCategory, MemberStatus};
 
 /// A user's membership of a party organisation, verified by an admin in scope.
@@ -39,7 +39,7 @@ impl Model {
 
     /// The member.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::users::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(self.user_id))
             .await
             .map_err(internal)?
@@ -48,7 +48,7 @@ impl Model {
 
     /// The organisation the member belongs to.
     async fn party_org(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::party_org::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(PartyOrgById(self.party_org_id))
             .await
             .map_err(internal)?

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, DbLoader, PartyOrgById};
+use crate::loader::{AreaById, PartyOrgById, RequestLoader};
 
 /// A party organisation (区委, 街道党工委, 社区党委, 小区/网格党组织, 楼栋党小组), bound to an area.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, SimpleObject)]
@@ -31,7 +31,7 @@ impl Model {
 
     /// The area the organisation serves.
     async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::area::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(self.area_id))
             .await
             .map_err(internal)?
@@ -43,7 +43,7 @@ impl Model {
         let Some(parent_id) = self.parent_id else {
             return Ok(None);
         };
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(PartyOrgById(parent_id))
             .await
             .map_err(internal)

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{DbLoader, UserById};
+use crate::loader::{RequestLoader, UserById};
 pub use crate::sea_orm_active_enums::PointAction;
 
 /// One line of the points ledger, the truth behind every total and leaderboard.
@@ -36,7 +36,7 @@ impl Model {
 
     /// Who earned the points.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::users::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(self.user_id))
             .await
             .map_err(internal)?

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, DbLoader};
+use crate::loader::{AreaById, RequestLoader};
 pub use crate::sea_orm_active_enums::Role;
 
 /// A role held at an area; it covers the area's whole subtree.
@@ -27,7 +27,7 @@ pub struct Model {
 impl Model {
     /// The area at which the role is held.
     async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::area::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(self.area_id))
             .await
             .map_err(internal)?

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, DbLoader};
+use crate::loader::{AreaById, RequestLoader};
 
 /// An errand of the 帮办代办 catalogue, offered at its area and everywhere below it.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, SimpleObject)]
@@ -31,7 +31,7 @@ impl Model {
 
     /// The area that offers the item (and everything under it).
     async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::area::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(self.area_id))
             .await
             .map_err(internal)?

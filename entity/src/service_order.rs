@@ -1,8 +1,10 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::{CurrentUserId, Decrypt, internal};
-use crate::loader::{AreaById, DbLoader, EventsOfOrder, ImagesOfOrder, ServiceItemById, UserById};
+use crate::loader::{
+    AreaById, EventsOfOrder, ImagesOfOrder, RequestLoader, ServiceItemById, UserById,
+};
 pub use crate::sea_orm_active_enums::OrderStatus;
 
 /// The resident's rating of a finished errand (评单).
@@ -57,7 +59,7 @@ impl Model {
     /// The images the author attached (at most 9), in their order.
     async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::upload::Model>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(ImagesOfOrder(self.id))
             .await
             .map_err(internal)?
@@ -87,7 +89,7 @@ impl Model {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<crate::service_item::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(ServiceItemById(self.service_item_id))
             .await
             .map_err(internal)?
@@ -96,7 +98,7 @@ impl Model {
 
     /// The resident's home area.
     async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::area::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(self.area_id))
             .await
             .map_err(internal)?
@@ -105,7 +107,7 @@ impl Model {
 
     /// Who ordered it.
     async fn resident(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::users::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(self.resident_id))
             .await
             .map_err(internal)?
@@ -120,7 +122,7 @@ impl Model {
         let Some(id) = self.steward_id else {
             return Ok(None);
         };
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(id))
             .await
             .map_err(internal)
@@ -134,7 +136,7 @@ impl Model {
         let Some(id) = self.assignee_id else {
             return Ok(None);
         };
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(id))
             .await
             .map_err(internal)
@@ -154,7 +156,7 @@ impl Model {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<crate::order_event::Model>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(EventsOfOrder(self.id))
             .await
             .map_err(internal)?

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::{CurrentUserId, internal, mask_phone};
-use crate::loader::{AreaById, DbLoader, RolesOfUser};
+use crate::loader::{AreaById, RequestLoader, RolesOfUser};
 
 /// A person who signed in through the mini-program: resident, party member, volunteer, staff or
 /// admin, depending on the roles held.
@@ -71,7 +71,7 @@ impl Model {
         let Some(area_id) = self.home_area_id else {
             return Ok(None);
         };
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(area_id))
             .await
             .map_err(internal)
@@ -83,7 +83,7 @@ impl Model {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<crate::role_grant::Model>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(RolesOfUser(self.id))
             .await
             .map_err(internal)?

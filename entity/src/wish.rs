@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, ID, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{AreaById, DbLoader, EventsOfWish, ImagesOfWish, UserById};
+use crate::loader::{AreaById, EventsOfWish, ImagesOfWish, RequestLoader, UserById};
 pub use crate::sea_orm_active_enums::{WishCategory, WishStatus};
 
 /// 微心愿: a resident's small wish, taken on by a party member or volunteer.
@@ -37,7 +37,7 @@ impl Model {
     /// The images the author attached (at most 9), in their order.
     async fn images(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<crate::upload::Model>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(ImagesOfWish(self.id))
             .await
             .map_err(internal)?
@@ -50,7 +50,7 @@ impl Model {
 
     /// The resident who posted the wish.
     async fn poster(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::users::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(self.poster_id))
             .await
             .map_err(internal)?
@@ -65,7 +65,7 @@ impl Model {
         let Some(id) = self.claimant_id else {
             return Ok(None);
         };
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(id))
             .await
             .map_err(internal)
@@ -73,7 +73,7 @@ impl Model {
 
     /// The poster's home area when the wish was posted.
     async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::area::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(AreaById(self.area_id))
             .await
             .map_err(internal)?
@@ -86,7 +86,7 @@ impl Model {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<crate::wish_event::Model>> {
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(EventsOfWish(self.id))
             .await
             .map_err(internal)?

@@ -1,8 +1,8 @@
-use async_graphql::{ComplexObject, Context, SimpleObject, dataloader::DataLoader};
+use async_graphql::{ComplexObject, Context, SimpleObject};
 use sea_orm::entity::prelude::*;
 
 use crate::context::internal;
-use crate::loader::{DbLoader, UserById};
+use crate::loader::{RequestLoader, UserById};
 pub use crate::sea_orm_active_enums::{WishAction, WishStatus};
 
 /// One transition of a wish: who did what, when.
@@ -33,7 +33,7 @@ pub struct Model {
 impl Model {
     /// Who did it.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<crate::users::Model> {
-        ctx.data_unchecked::<DataLoader<DbLoader>>()
+        ctx.data_unchecked::<RequestLoader>()
             .load_one(UserById(self.actor_id))
             .await
             .map_err(internal)?

@@ -4,6 +4,7 @@
 
 mod audit;
 mod care;
+mod costs;
 mod crash;
 mod fake_wechat;
 mod helpers;

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use api::store::{DynStore, MemoryStore, RedisStore, Rotation, Throttle};
+use api::store::{Admission, DynStore, MemoryStore, RateLimit, RedisStore, Rotation, Throttle};
 
 use crate::helpers::redis_or_skip;
 
@@ -94,9 +94,87 @@ async fn sessions_behave(store: DynStore) {
     );
 }
 
+/// The request gate: one call answers the session and every limit.
+async fn admission_behaves(store: DynStore) {
+    let ttl = Duration::from_secs(60);
+    let period = Duration::from_secs(60);
+    let limits = |user: u32| {
+        vec![
+            RateLimit {
+                key: "rl:a:addr".into(),
+                limit: 5,
+                period,
+            },
+            RateLimit {
+                key: "rl:a:user".into(),
+                limit: user,
+                period,
+            },
+        ]
+    };
+    store.create_session("as1", 42, "h", ttl).await.unwrap();
+    let admitted = store.admit(Some("as1"), &limits(2)).await.unwrap();
+    assert_eq!(
+        admitted,
+        Admission {
+            session_user: Some(42),
+            throttle: Throttle::Allowed
+        }
+    );
+    assert_eq!(
+        store.admit(Some("gone"), &[]).await.unwrap(),
+        Admission {
+            session_user: None,
+            throttle: Throttle::Allowed
+        }
+    );
+    assert_eq!(
+        store.admit(None, &limits(2)).await.unwrap().throttle,
+        Throttle::Allowed
+    );
+    // The user's budget of 2 is spent; the address still has room, yet the request is limited.
+    let third = store.admit(Some("as1"), &limits(2)).await.unwrap();
+    assert_eq!(third.session_user, Some(42));
+    assert!(
+        matches!(third.throttle, Throttle::Limited { retry_after } if retry_after > Duration::ZERO),
+        "{third:?}"
+    );
+    // Without a session id and limits the answer is empty, not an error.
+    assert_eq!(
+        store.admit(None, &[]).await.unwrap(),
+        Admission {
+            session_user: None,
+            throttle: Throttle::Allowed
+        }
+    );
+}
+
 #[tokio::test]
 async fn memory_store_sessions() {
     sessions_behave(Arc::new(MemoryStore::default())).await;
+}
+
+#[tokio::test]
+async fn memory_store_admission() {
+    admission_behaves(Arc::new(MemoryStore::default())).await;
+}
+
+#[tokio::test]
+async fn redis_store_admission_survives_a_script_cache_flush() {
+    let Some(url) = redis_or_skip("redis_store_admission_survives_a_script_cache_flush") else {
+        return;
+    };
+    let prefix = format!("emulin-test:admit:{}:", rand::random::<u64>());
+    let store: DynStore = Arc::new(RedisStore::connect(&url, &prefix).await.unwrap());
+    // A restarted Redis has no scripts loaded; the pipelined limiter must load it and go on.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    admission_behaves(store).await;
 }
 
 #[tokio::test]

@@ -9,27 +9,26 @@
 
 use std::sync::Arc;
 
-use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::Utc;
 use entity::area;
 use entity::area_contact::{self, ContactKind};
 use entity::context::internal;
-use entity::loader::{AreaById, DbLoader};
+use entity::loader::{AreaById, RequestLoader};
 use entity::neighbor_card::{self, CardAccess, CardReason, CardServer};
 use entity::role_grant::Role;
 use entity::{service_item, users};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
 };
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, on_unique, parse_id};
 use crate::moderation::{self, Scene};
 use crate::org::find_area;
-use crate::pagination::{Page, PageArgs, connection};
+use crate::pagination::{Page, PageArgs, connection, total_count};
 use crate::state::AppState;
 
 const MAX_NAME: usize = 50;
@@ -130,7 +129,7 @@ impl CareQuery {
         let query = neighbor_card::Entity::find().filter(
             Expr::col((neighbor_card::Entity, neighbor_card::Column::AreaId)).in_subquery(subtree),
         );
-        let total = query.clone().count(&state.db).await?;
+        let total = total_count(ctx, query.clone(), &state.db).await?;
         let mut page = query
             .order_by_desc(neighbor_card::Column::Id)
             .limit(args.limit());
@@ -385,7 +384,7 @@ impl CardPolicy {
         card: &neighbor_card::Model,
     ) -> async_graphql::Result<String> {
         Ok(ctx
-            .data_unchecked::<DataLoader<DbLoader>>()
+            .data_unchecked::<RequestLoader>()
             .load_one(AreaById(card.area_id))
             .await
             .map_err(internal)?

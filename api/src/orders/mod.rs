@@ -15,8 +15,8 @@ use entity::service_order::{self, OrderStatus};
 use entity::{area, service_item, users};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder,
+    QuerySelect, RelationTrait, Set, TransactionTrait,
 };
 
 use crate::auth::{Viewer, viewer};
@@ -25,7 +25,7 @@ use crate::media;
 use crate::moderation::{self, Scene, Verdict};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
-use crate::pagination::{Page, PageArgs, connection};
+use crate::pagination::{Page, PageArgs, connection, total_count};
 use crate::points;
 use crate::state::AppState;
 
@@ -144,7 +144,7 @@ impl OrdersQuery {
         if filter.assigned_to_me == Some(true) {
             query = query.filter(service_order::Column::AssigneeId.eq(viewer.user_id));
         }
-        let total = query.clone().count(&state.db).await?;
+        let total = total_count(ctx, query.clone(), &state.db).await?;
         let mut page = query
             .order_by_desc(service_order::Column::Id)
             .limit(args.limit());

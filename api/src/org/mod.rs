@@ -14,7 +14,7 @@ use sea_orm::{
 
 use crate::auth::viewer;
 use crate::error::{AppError, AppResult, check_text, on_unique, parse_id};
-use crate::pagination::{Page, PageArgs, connection};
+use crate::pagination::{Page, PageArgs, connection, total_count};
 use crate::state::AppState;
 
 const MAX_NAME: usize = 50;
@@ -117,7 +117,7 @@ impl OrgQuery {
         if let Some(status) = status {
             filter = filter.filter(party_member::Column::Status.eq(status));
         }
-        let total = filter.clone().count(&state.db).await?;
+        let total = total_count(ctx, filter.clone(), &state.db).await?;
         let mut page = filter
             .order_by_desc(party_member::Column::Id)
             .limit(args.limit());

@@ -11,7 +11,7 @@ use entity::{party_member, party_org, point_rule, users};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use self::boards::{Period, Scope};
@@ -19,7 +19,7 @@ use self::ledger::{Award, Outcome, period_starts};
 use crate::auth::viewer;
 use crate::error::{AppError, AppResult, check_text, parse_id};
 use crate::org::{find_area, find_party_org};
-use crate::pagination::{Page, PageArgs, connection};
+use crate::pagination::{Page, PageArgs, connection, total_count};
 use crate::state::AppState;
 
 const MAX_REASON: usize = 200;
@@ -98,7 +98,7 @@ impl MyPoints {
         let args = PageArgs::parse(first, after)?;
         let filter =
             point_entry::Entity::find().filter(point_entry::Column::UserId.eq(self.user_id));
-        let total = filter.clone().count(&state.db).await?;
+        let total = total_count(ctx, filter.clone(), &state.db).await?;
         let mut page = filter
             .order_by_desc(point_entry::Column::Id)
             .limit(args.limit());
@@ -185,12 +185,8 @@ impl PointsQuery {
         let state = ctx.data_unchecked::<AppState>();
         let first = PageArgs::parse(first, None)?.first as usize;
         let scope = match (&scope.area_id, &scope.party_org_id) {
-            (Some(id), None) => Scope::Area(find_area(&state.db, parse_id(id, "area")?).await?.id),
-            (None, Some(id)) => Scope::PartyOrg(
-                find_party_org(&state.db, parse_id(id, "party organisation")?)
-                    .await?
-                    .id,
-            ),
+            (Some(id), None) => Scope::Area(parse_id(id, "area")?),
+            (None, Some(id)) => Scope::PartyOrg(parse_id(id, "party organisation")?),
             _ => {
                 return Err(AppError::bad_input(
                     "give exactly one of areaId and partyOrgId",
@@ -205,6 +201,19 @@ impl PointsQuery {
                 tracing::warn!(error = %err, "leaderboard unavailable");
                 AppError::Unavailable("the leaderboard is unavailable; try again".into())
             })?;
+        // A board is one sorted-set read and one batched user load. Only an empty board may
+        // belong to an area or organisation that does not exist, so only then is it looked up.
+        if top.is_empty() {
+            match scope {
+                Scope::Area(id) => {
+                    find_area(&state.db, id).await?;
+                }
+                Scope::PartyOrg(id) => {
+                    find_party_org(&state.db, id).await?;
+                }
+            }
+            return Ok(Vec::new());
+        }
         let ids: Vec<i64> = top.iter().filter_map(|(m, _)| m.parse().ok()).collect();
         let mut found: std::collections::HashMap<i64, users::Model> = users::Entity::find()
             .filter(users::Column::Id.is_in(ids))

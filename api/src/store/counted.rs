@@ -3,7 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use prometheus_client::metrics::counter::Counter;
 
-use super::{DynStore, Rotation, Store, StoreResult, Throttle};
+use super::{Admission, DynStore, RateLimit, Rotation, Store, StoreResult, Throttle};
 
 /// Counts every call to the store it wraps, for `emulin_redis_calls_total`.
 pub struct Counted {
@@ -89,6 +89,11 @@ impl Store for Counted {
     async fn throttle(&self, key: &str, limit: u32, period: Duration) -> StoreResult<Throttle> {
         self.calls.inc();
         self.inner.throttle(key, limit, period).await
+    }
+
+    async fn admit(&self, sid: Option<&str>, limits: &[RateLimit]) -> StoreResult<Admission> {
+        self.calls.inc();
+        self.inner.admit(sid, limits).await
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<String>> {

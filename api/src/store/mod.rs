@@ -39,6 +39,22 @@ pub enum Throttle {
     Limited { retry_after: Duration },
 }
 
+/// One rate limit a request counts against: at most `limit` requests per `period` under `key`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    pub key: String,
+    pub limit: u32,
+    pub period: Duration,
+}
+
+/// The store's answer to [`Store::admit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// The session's user; `None` when no session was asked about or it has ended.
+    pub session_user: Option<i64>,
+    pub throttle: Throttle,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     /// "redis" or "memory", for logs and /readyz.
@@ -91,6 +107,27 @@ pub trait Store: Send + Sync {
     /// Counts one request against `key` under a GCRA limit of `limit` requests per `period`
     /// (bursts up to `limit`). Answers how long to wait when the request is over the limit.
     async fn throttle(&self, key: &str, limit: u32, period: Duration) -> StoreResult<Throttle>;
+
+    /// Everything the HTTP layer asks the store before running a request: the user of the
+    /// session a token names, and each of the request's rate limits. Redis answers it in one
+    /// round trip. The first limit exceeded decides the wait.
+    async fn admit(&self, sid: Option<&str>, limits: &[RateLimit]) -> StoreResult<Admission> {
+        let session_user = match sid {
+            Some(sid) => self.session_user(sid).await?,
+            None => None,
+        };
+        let mut throttle = Throttle::Allowed;
+        for limit in limits {
+            let verdict = self.throttle(&limit.key, limit.limit, limit.period).await?;
+            if throttle == Throttle::Allowed {
+                throttle = verdict;
+            }
+        }
+        Ok(Admission {
+            session_user,
+            throttle,
+        })
+    }
 
     async fn get(&self, key: &str) -> StoreResult<Option<String>>;
 

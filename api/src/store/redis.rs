@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 
-use super::{Rotation, Store, StoreError, StoreResult, Throttle};
+use super::{Admission, RateLimit, Rotation, Store, StoreError, StoreResult, Throttle};
 
 /// Sessions in Redis, shared by every server node. A session is one hash,
 /// `{prefix}sess:{sid}`, holding the user id, the current refresh-token hash and the hashes
@@ -54,6 +54,29 @@ end
 redis.call('SET', KEYS[1], tat + interval, 'PX', tat + interval - now)
 return 0
 ";
+
+/// The limiter's emission interval and burst tolerance in milliseconds.
+fn gcra(limit: u32, period: Duration) -> (u64, u64) {
+    let interval = (period.as_millis() as u64 / u64::from(limit.max(1))).max(1);
+    (
+        interval,
+        (period.as_millis() as u64).saturating_sub(interval),
+    )
+}
+
+fn parsing(err: redis::ParsingError) -> StoreError {
+    StoreError(err.to_string())
+}
+
+fn verdict(wait_ms: u64) -> Throttle {
+    if wait_ms == 0 {
+        Throttle::Allowed
+    } else {
+        Throttle::Limited {
+            retry_after: Duration::from_millis(wait_ms),
+        }
+    }
+}
 
 impl RedisStore {
     pub async fn connect(url: &str, prefix: &str) -> anyhow::Result<Self> {
@@ -237,8 +260,7 @@ impl Store for RedisStore {
     }
 
     async fn throttle(&self, key: &str, limit: u32, period: Duration) -> StoreResult<Throttle> {
-        let interval = (period.as_millis() as u64 / u64::from(limit.max(1))).max(1);
-        let tolerance = (period.as_millis() as u64).saturating_sub(interval);
+        let (interval, tolerance) = gcra(limit, period);
         let mut conn = self.conn.clone();
         let wait_ms: u64 = self
             .throttle
@@ -247,12 +269,63 @@ impl Store for RedisStore {
             .arg(tolerance)
             .invoke_async(&mut conn)
             .await?;
-        Ok(if wait_ms == 0 {
-            Throttle::Allowed
-        } else {
-            Throttle::Limited {
-                retry_after: Duration::from_millis(wait_ms),
+        Ok(verdict(wait_ms))
+    }
+
+    async fn admit(&self, sid: Option<&str>, limits: &[RateLimit]) -> StoreResult<Admission> {
+        if sid.is_none() && limits.is_empty() {
+            return Ok(Admission {
+                session_user: None,
+                throttle: Throttle::Allowed,
+            });
+        }
+        let mut conn = self.conn.clone();
+        let mut invocations = Vec::with_capacity(limits.len());
+        for limit in limits {
+            let (interval, tolerance) = gcra(limit.limit, limit.period);
+            let mut invocation = self.throttle.key(self.key(&limit.key));
+            invocation.arg(interval).arg(tolerance);
+            invocations.push(invocation);
+        }
+        let mut pipe = redis::pipe();
+        if let Some(sid) = sid {
+            pipe.hget(self.session_key(sid), "uid");
+        }
+        for invocation in &invocations {
+            pipe.invoke_script(invocation);
+        }
+        let replies: Vec<redis::Value> = match pipe.query_async(&mut conn).await {
+            Ok(replies) => replies,
+            // A pipeline cannot load scripts on the fly: after a Redis restart (or on first
+            // use) load the limiter once and ask again.
+            Err(err)
+                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                self.throttle.load_async(&mut conn).await?;
+                pipe.query_async(&mut conn).await?
             }
+            Err(err) => return Err(err.into()),
+        };
+        let mut replies = replies.into_iter();
+        let session_user = match sid {
+            Some(_) => {
+                let uid: Option<String> =
+                    redis::from_redis_value(replies.next().unwrap_or(redis::Value::Nil))
+                        .map_err(parsing)?;
+                uid.and_then(|v| v.parse().ok())
+            }
+            None => None,
+        };
+        let mut throttle = Throttle::Allowed;
+        for reply in replies {
+            let wait_ms: u64 = redis::from_redis_value(reply).map_err(parsing)?;
+            if throttle == Throttle::Allowed {
+                throttle = verdict(wait_ms);
+            }
+        }
+        Ok(Admission {
+            session_user,
+            throttle,
         })
     }
 

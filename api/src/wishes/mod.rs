@@ -4,6 +4,8 @@
 //! transaction: of any number of concurrent claims (on any number of nodes) exactly one updates a
 //! row; the others find zero rows affected and get CONFLICT.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, InputObject, Object};
 use chrono::Utc;
 use entity::area;
@@ -13,8 +15,8 @@ use entity::wish_event::{self, WishAction};
 use entity::wish_image;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use crate::auth::{Viewer, viewer};
@@ -23,9 +25,10 @@ use crate::media;
 use crate::moderation::{self, Scene};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
-use crate::pagination::{Page, PageArgs, connection};
+use crate::pagination::{Page, PageArgs, connection, total_count};
 use crate::points;
 use crate::state::AppState;
+use entity::loader::{AreaById, RequestLoader, UserById};
 
 const MAX_TITLE: usize = 60;
 const MAX_DESCRIPTION: usize = 1000;
@@ -97,14 +100,14 @@ impl WishesQuery {
         if let Some(flagged) = filter.needs_review {
             query = query.filter(wish::Column::NeedsReview.eq(flagged));
         }
-        let total = query.clone().count(&state.db).await?;
+        let total = total_count(ctx, query.clone(), &state.db).await?;
         let mut page = query.order_by_desc(wish::Column::Id).limit(args.limit());
         if let Some(before) = args.before_id {
             page = page.filter(wish::Column::Id.lt(before));
         }
-        Ok(connection(page.all(&state.db).await?, &args, total, |w| {
-            w.id
-        }))
+        let rows = page.all(&state.db).await?;
+        prefetch(ctx, &rows).await?;
+        Ok(connection(rows, &args, total, |w| w.id))
     }
 
     /// One wish with its history.
@@ -379,6 +382,37 @@ async fn transition(
         .await;
     }
     find_wish(&state.db, wish.id).await
+}
+
+/// Loads a page's areas, and its posters and claimants, in one batch each before the fields
+/// ask for them one by one: the loader's short collection window could otherwise split a long
+/// page over several statements.
+async fn prefetch(ctx: &Context<'_>, rows: &[wish::Model]) -> AppResult<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    let loader = ctx.data_unchecked::<RequestLoader>();
+    let areas = async {
+        if node.field("area").exists() {
+            loader
+                .load_many(rows.iter().map(|w| AreaById(w.area_id)))
+                .await?;
+        }
+        Ok::<_, Arc<sea_orm::DbErr>>(())
+    };
+    let people = async {
+        let mut ids = Vec::new();
+        if node.field("poster").exists() {
+            ids.extend(rows.iter().map(|w| UserById(w.poster_id)));
+        }
+        if node.field("claimant").exists() {
+            ids.extend(rows.iter().filter_map(|w| w.claimant_id.map(UserById)));
+        }
+        if !ids.is_empty() {
+            loader.load_many(ids).await?;
+        }
+        Ok(())
+    };
+    tokio::try_join!(areas, people).map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
+    Ok(())
 }
 
 async fn current_status(db: &impl ConnectionTrait, id: i64) -> AppResult<WishStatus> {
