@@ -10,6 +10,7 @@ mod m20261127_000005_create_notify;
 mod m20261127_000006_content_review;
 mod m20261127_000007_create_uploads;
 mod m20261127_000008_create_audit_log;
+mod m20261127_000009_prefix_indexes;
 mod util;
 
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000006_content_review::Migration),
             Box::new(m20261127_000007_create_uploads::Migration),
             Box::new(m20261127_000008_create_audit_log::Migration),
+            Box::new(m20261127_000009_prefix_indexes::Migration),
         ]
     }
 }
