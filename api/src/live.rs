@@ -161,6 +161,8 @@ impl Bus {
                     Ok(connection) => {
                         tracing::info!("live updates: Redis pub/sub connected again");
                         backoff = Duration::from_millis(100);
+                        // Topics published while the connection was down are lost; having every
+                        // subscriber reload is cheaper than finding out which.
                         let _ = self.local.send(Signal::Resync);
                         Some(connection)
                     }
@@ -185,9 +187,6 @@ impl Bus {
                     }
                 }
                 tracing::warn!("live updates: Redis pub/sub connection lost; reconnecting");
-                // Topics published while the connection was gone are lost; telling the
-                // subscribers to reload is cheaper than finding out which.
-                let _ = self.local.send(Signal::Resync);
             }
             tokio::select! {
                 () = tokio::time::sleep(backoff) => {}
@@ -222,6 +221,9 @@ async fn subscribe(client: &redis::Client, channel: &str) -> anyhow::Result<redi
     Ok(pubsub)
 }
 
+/// Reads one row by id.
+type Loader<M> = fn(DatabaseConnection, i64) -> BoxFuture<'static, Result<Option<M>, DbErr>>;
+
 /// One subscriber's view of one row: who watches, and how to reload the row and tell whether the
 /// watcher still takes part in it.
 struct Watch<M> {
@@ -230,7 +232,7 @@ struct Watch<M> {
     sid: String,
     topic: Topic,
     id: i64,
-    load: fn(DatabaseConnection, i64) -> BoxFuture<'static, Result<Option<M>, DbErr>>,
+    load: Loader<M>,
     takes_part: fn(&M, i64) -> bool,
 }
 
