@@ -63,6 +63,18 @@ impl Subscriber {
     /// Subscribes with the contract's operation (`WishUpdated` or `OrderUpdated`) on `app`'s
     /// /graphql/ws; `token` None sends an empty connection_init payload.
     async fn start(app: &TestApp, token: Option<&str>, operation: &str, id: &str) -> Subscriber {
+        let query = contract_operation("notify", operation);
+        Self::start_query(app, token, operation, &query, id).await
+    }
+
+    /// Subscribes with a document of the test's own, named `operation`.
+    async fn start_query(
+        app: &TestApp,
+        token: Option<&str>,
+        operation: &str,
+        query: &str,
+        id: &str,
+    ) -> Subscriber {
         ensure_client();
         let field = match operation {
             "WishUpdated" => "wishUpdated",
@@ -71,7 +83,7 @@ impl Subscriber {
         };
         let spec = json!({
             "token": token,
-            "query": contract_operation("notify", operation),
+            "query": query,
             "operationName": operation,
             "variables": { "id": id },
         });
@@ -204,10 +216,26 @@ async fn the_poster_and_the_claimant_follow_a_wish() {
     let other = post_wish(app, &n.resident, "帮忙搬花盆").await;
 
     let poster = Subscriber::start(app, Some(&n.resident.access), "WishUpdated", &id).await;
+    // Any field of the wish may be followed, relations included.
+    let related = Subscriber::start_query(
+        app,
+        Some(&n.resident.access),
+        "WishUpdated",
+        "subscription WishUpdated($id: ID!) { wishUpdated(id: $id) { id status poster { id } claimant { id } } }",
+        &id,
+    )
+    .await;
     // The first answer is the wish as it is, so nothing that follows can slip past unseen.
     poster.wait_for_statuses(&["OPEN"]).await;
+    related.wait_for_statuses(&["OPEN"]).await;
     data(&wish_act(app, &n.member, "ClaimWish", &id).await);
     poster.wait_for_statuses(&["OPEN", "CLAIMED"]).await;
+    related.wait_for_statuses(&["OPEN", "CLAIMED"]).await;
+    let rows = related.rows();
+    assert_eq!(rows[0]["claimant"], Value::Null);
+    assert_eq!(rows[1]["claimant"]["id"], n.member.user_id.as_str());
+    assert_eq!(rows[1]["poster"]["id"], n.resident.user_id.as_str());
+    related.stop().await;
 
     let claimant = Subscriber::start(app, Some(&n.member.access), "WishUpdated", &id).await;
     claimant.wait_for_statuses(&["CLAIMED"]).await;
@@ -237,18 +265,22 @@ async fn the_poster_and_the_claimant_follow_a_wish() {
     }
 
     // A client that goes away leaves nothing behind on the server.
-    assert_eq!(open_sockets(app).await, 2);
+    wait_for_open_sockets(app, 2).await;
     poster.stop().await;
     claimant.stop().await;
+    wait_for_open_sockets(app, 0).await;
+}
+
+async fn wait_for_open_sockets(app: &TestApp, expected: i64) {
     let mut open = -1;
-    for _ in 0..200 {
+    for _ in 0..300 {
         open = open_sockets(app).await;
-        if open == 0 {
-            break;
+        if open == expected {
+            return;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(open, 0, "sockets still counted open after the clients left");
+    assert_eq!(open, expected, "open sockets in /metrics");
 }
 
 #[tokio::test]
