@@ -270,6 +270,11 @@ impl Bearer {
         else {
             return Bearer::Invalid("authorization header must be 'Bearer <accessToken>'");
         };
+        Self::from_token(state, token)
+    }
+
+    /// Checks a bare access token (the WebSocket connection's init payload carries one).
+    pub fn from_token(state: &AppState, token: &str) -> Bearer {
         match state.keys.verify(token) {
             Some((user_id, sid)) => Bearer::Signed { user_id, sid },
             None => Bearer::Invalid("access token is invalid or expired"),
@@ -323,6 +328,15 @@ impl Auth {
     /// Checks a bearer token: a valid signature and a session that still exists.
     pub async fn from_bearer(state: &AppState, header: Option<&str>) -> Auth {
         let bearer = Bearer::parse(state, header);
+        Self::from_session(state, bearer).await
+    }
+
+    /// Checks a bare access token: a valid signature and a session that still exists.
+    pub async fn from_token(state: &AppState, token: &str) -> Auth {
+        Self::from_session(state, Bearer::from_token(state, token)).await
+    }
+
+    async fn from_session(state: &AppState, bearer: Bearer) -> Auth {
         let session_user = match bearer.sid() {
             Some(sid) => state.store.session_user(sid).await,
             None => Ok(None),

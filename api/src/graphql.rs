@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextRequest, NextSubscribe,
 };
+use async_graphql::futures_util::stream::{BoxStream, StreamExt};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{
-    EmptySubscription, MergedObject, Response, Schema, ServerError, ServerResult, Variables,
+    MergedObject, MergedSubscription, Response, Schema, ServerError, ServerResult, Variables,
 };
 use entity::loader::{DbLoader, RequestLoader};
 
@@ -17,6 +18,7 @@ use crate::audit::AuditQuery;
 use crate::care::{CardPolicy, CareMutation, CareQuery};
 use crate::error::AppError;
 use crate::identity::{IdentityMutation, IdentityQuery};
+use crate::live::LiveSubscription;
 use crate::notify::NotifyMutation;
 use crate::orders::catalog::{CatalogMutation, CatalogQuery};
 use crate::orders::{OrdersMutation, OrdersQuery};
@@ -49,7 +51,10 @@ pub struct MutationRoot(
     CareMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(LiveSubscription);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// Deep enough for every contract operation, shallow enough that nesting attacks are refused
 /// before any resolver runs.
@@ -63,7 +68,7 @@ pub fn build(state: Option<AppState>) -> AppSchema {
     let mut builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
     .limit_depth(MAX_DEPTH)
     .limit_complexity(MAX_COMPLEXITY)
@@ -109,6 +114,22 @@ impl Extension for ErrorCodes {
             assign_code(error);
         }
         response
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream)
+            .map(|mut response| {
+                for error in &mut response.errors {
+                    assign_code(error);
+                }
+                response
+            })
+            .boxed()
     }
 }
 

@@ -1,6 +1,7 @@
 //! HTTP beside GraphQL: the GraphQL endpoint (GraphQL over HTTP: POST, and GET for queries) with
 //! its own request handling (auth, rate limits, body limits, content negotiation), GraphiQL in
-//! development, image uploads (`POST /upload`, `GET /media/{key}`), and the health probes.
+//! development, subscriptions over WebSocket (`/graphql/ws`), image uploads (`POST /upload`,
+//! `GET /media/{key}`), and the health probes.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -8,16 +9,19 @@ use std::time::Duration;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql::{BatchRequest, BatchResponse, Request};
+use async_graphql::{BatchRequest, BatchResponse, Data, Request};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::Router;
 use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::multipart::{Multipart, MultipartError};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use entity::context::CurrentUserId;
+use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -40,6 +44,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 const MINUTE: Duration = Duration::from_secs(60);
+/// The one WebSocket subprotocol spoken at `/graphql/ws`.
+const WS_PROTOCOL: &str = "graphql-transport-ws";
+/// The close code (and reason) of a connection whose init payload has no valid token.
+const WS_UNAUTHORIZED: u16 = 4401;
+const WS_UNAUTHORIZED_REASON: &str = "Unauthorized";
 
 struct Http {
     state: AppState,
@@ -50,6 +59,7 @@ pub fn router(state: AppState, schema: AppSchema) -> Router {
     let http = Arc::new(Http { state, schema });
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(graphql_ws))
         .route(
             "/upload",
             post(upload).layer(DefaultBodyLimit::max(MAX_UPLOAD_BODY_BYTES)),
@@ -416,6 +426,90 @@ fn respond(response: BatchResponse, graphql_response: bool) -> Response {
         body.to_string(),
     )
         .into_response()
+}
+
+/// `GET /graphql/ws`: subscriptions over graphql-transport-ws. The access token comes in the
+/// `connection_init` payload, `{ "token": "<accessToken>" }`; without a valid one the socket is
+/// closed with 4401.
+async fn graphql_ws(State(http): State<Arc<Http>>, request: axum::extract::Request) -> Response {
+    let (mut parts, _) = request.into_parts();
+    let offered = parts
+        .headers
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|list| list.split(',').any(|p| p.trim() == WS_PROTOCOL));
+    if !offered {
+        return error_body(
+            StatusCode::BAD_REQUEST,
+            "BAD_USER_INPUT",
+            "open the socket with the graphql-transport-ws subprotocol",
+        );
+    }
+    // The legacy `graphql-ws` subprotocol reports a refused init without a close code, so it is
+    // not spoken even when a client offers it first.
+    parts.headers.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(WS_PROTOCOL),
+    );
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &()).await {
+        Ok(protocol) => protocol,
+        Err(status) => return status.into_response(),
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let state = http.state.clone();
+    let schema = http.schema.clone();
+    upgrade
+        .protocols([WS_PROTOCOL])
+        .on_upgrade(move |socket| serve_ws(socket, state, schema, protocol))
+}
+
+async fn serve_ws(
+    socket: WebSocket,
+    state: AppState,
+    schema: AppSchema,
+    protocol: GraphQLProtocol,
+) {
+    state.metrics.ws_connections.inc();
+    let (sink, stream) = socket.split();
+    // async-graphql closes every refused connection_init with 1002; graphql-transport-ws clients
+    // expect 4401 for a missing or bad token, and know not to retry it.
+    let sink = sink.with(|message: Message| async move {
+        Ok::<_, axum::Error>(match message {
+            Message::Close(Some(frame))
+                if frame.code == 1002 && frame.reason.as_str() == WS_UNAUTHORIZED_REASON =>
+            {
+                Message::Close(Some(CloseFrame {
+                    code: WS_UNAUTHORIZED,
+                    reason: frame.reason,
+                }))
+            }
+            other => other,
+        })
+    });
+    let init_state = state.clone();
+    GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
+        .on_connection_init(move |payload| async move {
+            let Some(auth) = crate::live::authenticate(&init_state, &payload).await else {
+                return Err(async_graphql::Error::new(WS_UNAUTHORIZED_REASON));
+            };
+            let mut data = Data::default();
+            if let Auth::User(viewer) = auth.as_ref() {
+                data.insert(CurrentUserId(viewer.user_id));
+            }
+            data.insert(auth);
+            // Connection data outlives every event; with its cache off the loader still batches
+            // but never answers an event with rows read for an earlier one.
+            let loader = crate::graphql::request_loader(init_state.db.clone());
+            loader.enable_all_cache(false);
+            data.insert(loader);
+            Ok(data)
+        })
+        .serve()
+        .await;
+    state.metrics.ws_connections.dec();
 }
 
 /// `POST /upload`: one image in the multipart field `file`, from a signed-in user. Answers

@@ -12,6 +12,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod identity;
+pub mod live;
 pub mod media;
 pub mod metrics;
 pub mod moderation;
@@ -99,6 +100,10 @@ impl App {
             }
         }
 
+        let live = live::Bus::connect(config.redis_url.as_deref(), &config.redis_key_prefix)
+            .await
+            .context("connecting the live-update bus to Redis (REDIS_URL)")?;
+
         let wechat = WechatClient::new(config.wechat.clone())?;
         let media = media::open(&config.media)?;
         let state = AppState {
@@ -110,6 +115,7 @@ impl App {
             wechat: Arc::new(wechat),
             metrics,
             media,
+            live,
         };
         let schema = graphql::build(Some(state.clone()));
         let router = http::router(state.clone(), schema);
@@ -142,10 +148,14 @@ impl App {
         } else {
             tracing::info!("listening on {addr}");
         }
-        // The outbox worker runs beside the server and stops with it, after the requests in
-        // flight have finished.
+        // The outbox worker and the live-update relay run beside the server and stop with it,
+        // after the requests in flight have finished.
         let (stop_worker, worker_stopped) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(notify::worker::run(self.state.clone(), worker_stopped));
+        let worker = tokio::spawn(notify::worker::run(
+            self.state.clone(),
+            worker_stopped.clone(),
+        ));
+        let relay = tokio::spawn(self.state.live.clone().relay(worker_stopped));
         axum::serve(
             self.listener,
             self.router
@@ -156,6 +166,9 @@ impl App {
         let _ = stop_worker.send(true);
         if let Err(err) = worker.await {
             tracing::warn!(error = %err, "outbox worker ended abnormally");
+        }
+        if let Err(err) = relay.await {
+            tracing::warn!(error = %err, "live-update relay ended abnormally");
         }
         tracing::info!("stopped");
         Ok(())

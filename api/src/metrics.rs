@@ -38,6 +38,7 @@ pub struct Metrics {
     pub db_statements: Counter,
     pub store_calls: Counter,
     pub outbox_depth: Gauge,
+    pub ws_connections: Gauge,
     operations: Mutex<HashSet<String>>,
 }
 
@@ -58,6 +59,7 @@ impl Metrics {
         let db_statements = Counter::default();
         let store_calls = Counter::default();
         let outbox_depth = Gauge::default();
+        let ws_connections = Gauge::default();
         registry.register(
             "graphql_requests",
             "GraphQL operations served, by operation name",
@@ -88,6 +90,11 @@ impl Metrics {
             "Subscribe messages waiting to be sent",
             outbox_depth.clone(),
         );
+        registry.register(
+            "ws_connections",
+            "Open subscription sockets (/graphql/ws)",
+            ws_connections.clone(),
+        );
         Self {
             registry,
             requests,
@@ -96,6 +103,7 @@ impl Metrics {
             db_statements,
             store_calls,
             outbox_depth,
+            ws_connections,
             operations: Mutex::new(HashSet::new()),
         }
     }

@@ -20,4 +20,6 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Where uploaded images are kept.
     pub media: crate::media::DynObjectStore,
+    /// Live updates: what changed, told to the subscribers of every node.
+    pub live: Arc<crate::live::Bus>,
 }

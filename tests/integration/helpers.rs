@@ -387,14 +387,20 @@ impl TestApp {
 }
 
 /// Waits (at most ten seconds) until `check` holds, for effects that happen in the background.
-pub async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..200 {
+pub async fn eventually(what: &str, check: impl FnMut() -> bool) {
+    eventually_within(what, Duration::from_secs(10), check).await;
+}
+
+/// Waits at most `limit` until `check` holds.
+pub async fn eventually_within(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
         if check() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("timed out waiting until {what}");
+    assert!(check(), "timed out waiting until {what}");
 }
 
 /// The text of one operation of a contract file: from its keyword to the next operation.

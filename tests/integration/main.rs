@@ -10,6 +10,7 @@ mod fake_wechat;
 mod helpers;
 mod http;
 mod identity;
+mod live;
 mod moderation;
 mod notify;
 mod orders;

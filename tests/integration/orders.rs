@@ -66,7 +66,7 @@ async fn place(app: &TestApp, who: &Session, item: &str) -> Value {
     .await
 }
 
-async fn placed(app: &TestApp, who: &Session, item: &str) -> String {
+pub(crate) async fn placed(app: &TestApp, who: &Session, item: &str) -> String {
     data(&place(app, who, item).await)["placeOrder"]["id"]
         .as_str()
         .unwrap()

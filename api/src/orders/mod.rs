@@ -21,6 +21,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, parse_id};
+use crate::live::Topic;
 use crate::media;
 use crate::moderation::{self, Scene, Verdict};
 use crate::notify::{self, Notice};
@@ -462,7 +463,8 @@ impl Step {
 }
 
 /// Applies a step in one transaction: the conditional UPDATE, the event, the points of a rating,
-/// and the subscribe message it causes. Zero rows updated: CONFLICT, nothing written.
+/// and the subscribe message it causes. Zero rows updated: CONFLICT, nothing written. Live
+/// subscribers hear of it once it has committed.
 async fn transition(
     state: &AppState,
     viewer: &Viewer,
@@ -520,6 +522,7 @@ async fn transition(
         notify::enqueue(&txn, state, notice).await?;
     }
     txn.commit().await?;
+    state.live.publish(Topic::Order(order.id)).await;
     if let Some(entry) = awarded {
         points::boards::record(
             &state.db,

@@ -21,6 +21,7 @@ use sea_orm::{
 
 use crate::auth::{Viewer, viewer};
 use crate::error::{AppError, AppResult, check_text, parse_id};
+use crate::live::Topic;
 use crate::media;
 use crate::moderation::{self, Scene};
 use crate::notify::{self, Notice};
@@ -302,7 +303,8 @@ enum Claimant {
 
 /// Applies one transition: a conditional UPDATE on the expected status (and claimant), the event
 /// row, and for a confirmation the claimant's award, all in one transaction. Zero rows updated
-/// means the wish moved on meanwhile: CONFLICT, nothing written.
+/// means the wish moved on meanwhile: CONFLICT, nothing written. Live subscribers hear of it once
+/// it has committed.
 async fn transition(
     state: &AppState,
     viewer: &Viewer,
@@ -373,6 +375,7 @@ async fn transition(
         notify::enqueue(&txn, state, Notice::wish(wish.poster_id, wish, word)).await?;
     }
     txn.commit().await?;
+    state.live.publish(Topic::Wish(wish.id)).await;
     if let Some(entry) = awarded {
         points::boards::record(
             &state.db,
