@@ -15,6 +15,7 @@ mod orders;
 mod org;
 mod points;
 mod schema;
+mod seed;
 mod store;
 mod uploads;
 mod wishes;
