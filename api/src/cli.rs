@@ -48,8 +48,8 @@ enum Command {
         /// version of it (`small`), into a freshly migrated database.
         #[arg(long, value_enum)]
         scale: Option<seed::Scale>,
-        /// The day the seeded history ends (YYYY-MM-DD, Asia/Shanghai); today when omitted.
-        /// The same scale and day give the same rows.
+        /// The last day of the seeded history (YYYY-MM-DD, Asia/Shanghai); yesterday when
+        /// omitted. The same scale and day give the same rows.
         #[arg(long, requires = "scale")]
         as_of: Option<chrono::NaiveDate>,
     },

@@ -199,7 +199,7 @@ pub async fn ensure_empty(db: &DatabaseConnection) -> anyhow::Result<()> {
 }
 
 /// The end of the seeded history: midnight at the end of `day` (Asia/Shanghai), or the start of
-/// today when no day is given, so nothing lies in the future.
+/// today (the end of yesterday) when no day is given, so nothing lies in the future.
 pub fn day_end(day: Option<chrono::NaiveDate>) -> DateTime<Utc> {
     let tz = points::ledger::local_offset();
     let start_of_today = points::ledger::period_starts(Utc::now()).0;
