@@ -42,8 +42,16 @@ enum Command {
     /// Fill the database with sample data.
     Seed {
         /// The small demo district (streets, communities, compounds, a few users).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "scale")]
         demo: bool,
+        /// A deterministic data set shaped like the whole district (`district`) or a quick
+        /// version of it (`small`), into a freshly migrated database.
+        #[arg(long, value_enum)]
+        scale: Option<seed::Scale>,
+        /// The last day of the seeded history (YYYY-MM-DD, Asia/Shanghai); yesterday when
+        /// omitted. The same scale and day give the same rows.
+        #[arg(long, requires = "scale")]
+        as_of: Option<chrono::NaiveDate>,
     },
 }
 
@@ -156,9 +164,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("rebuilt {boards} leaderboards in {:.2?}", started.elapsed());
             Ok(())
         }
-        Command::Seed { demo } => {
+        Command::Seed {
+            scale: Some(scale),
+            as_of,
+            ..
+        } => seed_scale(&config, scale, as_of).await,
+        Command::Seed { demo, .. } => {
             if !demo {
-                anyhow::bail!("say which data to seed: --demo");
+                anyhow::bail!("say which data to seed: --demo or --scale district|small");
             }
             let conn = db::connect(&config.database_url).await?;
             db::migrate(&conn).await?;
@@ -171,6 +184,50 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn seed_scale(
+    config: &Config,
+    scale: seed::Scale,
+    as_of: Option<chrono::NaiveDate>,
+) -> anyhow::Result<()> {
+    let conn = db::connect(&config.database_url).await?;
+    db::migrate(&conn).await?;
+    let root = db::ensure_root_area(&conn, &config.district_name).await?;
+    seed::scale::ensure_empty(&conn).await?;
+    let as_of = seed::scale::day_end(as_of);
+    let store = match config.redis_url.as_deref() {
+        Some(url) => Some(crate::store::connect(Some(url), &config.redis_key_prefix).await?),
+        None => None,
+    };
+    let cipher = crate::crypto::FieldCipher::new(&config.data_key);
+    println!(
+        "seeding the {} scale into {} (history up to {as_of})",
+        match scale {
+            seed::Scale::District => "district",
+            seed::Scale::Small => "small",
+        },
+        if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        },
+    );
+    let report = seed::seed_scale(&conn, &root, scale, as_of, &cipher, store.as_deref()).await?;
+    println!("rows:");
+    for (table, rows) in &report.rows {
+        println!("  {table:<16} {rows:>10}");
+    }
+    println!("phases:");
+    for (phase, took) in &report.phases {
+        println!("  {phase:<36} {:>8.2}s", took.as_secs_f64());
+    }
+    match report.boards {
+        Some(boards) => println!("leaderboards: {boards} rebuilt from the ledger"),
+        None => println!("leaderboards: REDIS_URL is not set; the server builds them at start"),
+    }
+    println!("done in {:.2}s", report.total.as_secs_f64());
+    Ok(())
 }
 
 fn parse_role(text: &str) -> anyhow::Result<Role> {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{AppError, AppResult};
 
 const PREFIX: &str = "v1:";
-const NONCE_LEN: usize = 12;
+pub const NONCE_LEN: usize = 12;
 
 pub struct FieldCipher {
     cipher: Aes256Gcm,
@@ -28,6 +28,20 @@ impl FieldCipher {
 
     pub fn encrypt(&self, plain: &str) -> AppResult<String> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+        let sealed = self
+            .cipher
+            .encrypt(&nonce, plain.as_bytes())
+            .map_err(|_| AppError::internal(anyhow::anyhow!("field encryption failed")))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        Ok(format!("{PREFIX}{}", STANDARD.encode(out)))
+    }
+
+    /// Encrypts with a caller-chosen nonce, for generated data that must come out byte-identical
+    /// on every run. GCM stays safe only while a nonce never seals two different texts under one
+    /// key, so derive the nonce from the plain text itself (and its row), never from a counter.
+    pub fn encrypt_with_nonce(&self, plain: &str, nonce: [u8; NONCE_LEN]) -> AppResult<String> {
+        let nonce = Nonce::from(nonce);
         let sealed = self
             .cipher
             .encrypt(&nonce, plain.as_bytes())

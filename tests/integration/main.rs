@@ -17,6 +17,7 @@ mod orders;
 mod org;
 mod points;
 mod schema;
+mod seed;
 mod store;
 mod uploads;
 mod wishes;
