@@ -74,7 +74,8 @@ pub fn build(state: Option<AppState>) -> AppSchema {
     .limit_complexity(MAX_COMPLEXITY)
     .limit_recursive_depth(32)
     .extension(ErrorCodes)
-    .extension(AliasLimit);
+    .extension(AliasLimit)
+    .extension(ParseCache::default());
     if production {
         builder = builder.disable_introspection().disable_suggestions();
     }
@@ -165,6 +166,53 @@ fn assign_code(error: &mut ServerError) {
 }
 
 /// Refuses documents with more than [`MAX_ALIASES`] aliased fields, right after parsing.
+/// Mini-program clients send the same few documents over and over; parsing one costs more than
+/// answering many queries. Parsed documents are kept by their text (validation still runs on
+/// every request, against the variables and limits of that request).
+struct ParseCache {
+    documents: moka::sync::Cache<String, Arc<ExecutableDocument>>,
+}
+
+/// Documents longer than this are parsed every time rather than kept.
+const MAX_KEPT_DOCUMENT: usize = 8 * 1024;
+
+impl Default for ParseCache {
+    fn default() -> Self {
+        Self {
+            documents: moka::sync::Cache::new(512),
+        }
+    }
+}
+
+impl ExtensionFactory for ParseCache {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(KeptDocuments(self.documents.clone()))
+    }
+}
+
+struct KeptDocuments(moka::sync::Cache<String, Arc<ExecutableDocument>>);
+
+#[async_trait::async_trait]
+impl Extension for KeptDocuments {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if query.len() > MAX_KEPT_DOCUMENT {
+            return next.run(ctx, query, variables).await;
+        }
+        if let Some(document) = self.0.get(query) {
+            return Ok(ExecutableDocument::clone(&document));
+        }
+        let document = next.run(ctx, query, variables).await?;
+        self.0.insert(query.to_owned(), Arc::new(document.clone()));
+        Ok(document)
+    }
+}
+
 struct AliasLimit;
 
 impl ExtensionFactory for AliasLimit {

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod care;
 pub mod cli;
 pub mod config;
+pub mod counts;
 pub mod crypto;
 pub mod db;
 pub mod error;
@@ -116,6 +117,7 @@ impl App {
             metrics,
             media,
             live,
+            counts: Arc::default(),
         };
         let schema = graphql::build(Some(state.clone()));
         let router = http::router(state.clone(), schema);
@@ -155,6 +157,12 @@ impl App {
             self.state.clone(),
             worker_stopped.clone(),
         ));
+        let counts = tokio::spawn(
+            self.state
+                .counts
+                .clone()
+                .follow(self.state.live.clone(), worker_stopped.clone()),
+        );
         let relay = tokio::spawn(self.state.live.clone().relay(worker_stopped));
         axum::serve(
             self.listener,
@@ -166,6 +174,9 @@ impl App {
         let _ = stop_worker.send(true);
         if let Err(err) = worker.await {
             tracing::warn!(error = %err, "outbox worker ended abnormally");
+        }
+        if let Err(err) = counts.await {
+            tracing::warn!(error = %err, "count invalidation ended abnormally");
         }
         if let Err(err) = relay.await {
             tracing::warn!(error = %err, "live-update relay ended abnormally");

@@ -51,7 +51,7 @@ impl Topic {
 }
 
 #[derive(Clone, Copy, Debug)]
-enum Signal {
+pub enum Signal {
     Changed(Topic),
     /// Topics may have been missed (the pub/sub connection was down): everyone reloads.
     Resync,
@@ -113,6 +113,11 @@ impl Bus {
     }
 
     fn receiver(&self) -> broadcast::Receiver<Signal> {
+        self.local.subscribe()
+    }
+
+    /// Every change this node hears of, its own and the other nodes'.
+    pub fn changes(&self) -> broadcast::Receiver<Signal> {
         self.local.subscribe()
     }
 

@@ -69,6 +69,27 @@ where
     Ok(query.count(db).await?)
 }
 
+/// [`total_count`] for lists whose count is the same for every viewer: kept in
+/// [`crate::counts::Counts`] under `key` between changes.
+pub async fn total_count_kept<E>(
+    ctx: &Context<'_>,
+    state: &crate::state::AppState,
+    key: String,
+    query: Select<E>,
+) -> AppResult<u64>
+where
+    E: EntityTrait,
+    Select<E>: for<'db> PaginatorTrait<'db, sea_orm::DatabaseConnection>,
+{
+    if !ctx.look_ahead().field("totalCount").exists() {
+        return Ok(0);
+    }
+    state
+        .counts
+        .get_or_count(key, async { Ok(query.count(&state.db).await?) })
+        .await
+}
+
 pub fn encode_cursor(id: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("id:{id}"))
 }

@@ -22,4 +22,15 @@ pub struct AppState {
     pub media: crate::media::DynObjectStore,
     /// Live updates: what changed, told to the subscribers of every node.
     pub live: Arc<crate::live::Bus>,
+    /// Cached `totalCount`s of the wish and errand lists.
+    pub counts: Arc<crate::counts::Counts>,
+}
+
+impl AppState {
+    /// Call after a wish or errand change has committed: drops the cached counts and tells the
+    /// subscribers of every node.
+    pub async fn changed(&self, topic: crate::live::Topic) {
+        self.counts.invalidate();
+        self.live.publish(topic).await;
+    }
 }

@@ -245,3 +245,63 @@ async fn a_leaderboard_is_one_sorted_set_read_and_one_user_load() {
         .await;
     crate::helpers::assert_error(&resp, "NOT_FOUND");
 }
+
+async fn wish_count(app: &TestApp, token: &str) -> i64 {
+    let resp = app
+        .op(Some(token), "wishes", "Wishes", json!({ "first": 1 }))
+        .await;
+    data(&resp)["wishes"]["totalCount"].as_i64().unwrap()
+}
+
+#[tokio::test]
+async fn the_feed_count_is_kept_between_changes_and_dropped_on_every_node() {
+    let Some(_) = crate::helpers::redis_or_skip(
+        "the_feed_count_is_kept_between_changes_and_dropped_on_every_node",
+    ) else {
+        return;
+    };
+    let n = crate::wishes::neighbourhood_on(quiet_app().await).await;
+    let other = n.app.second_node().await;
+    crate::wishes::post_wish(&n.app, &n.resident, "第一个").await;
+    assert_eq!(wish_count(&n.app, &n.member.access).await, 1);
+    assert_eq!(wish_count(&other, &n.member.access).await, 1);
+
+    // Read again: the page is read, the count is not.
+    let (statements, resp) = statements_during(
+        &n.app,
+        n.app.op(
+            Some(&n.member.access),
+            "wishes",
+            "Wishes",
+            json!({ "first": 1 }),
+        ),
+    )
+    .await;
+    assert_eq!(data(&resp)["wishes"]["totalCount"], 1);
+    assert!(statements <= 3.0, "took {statements} statements");
+
+    // A change through this node shows at once; through the other, as soon as the news arrives.
+    crate::wishes::post_wish(&n.app, &n.resident, "第二个").await;
+    assert_eq!(wish_count(&n.app, &n.member.access).await, 2);
+    let mut seen = 0;
+    for _ in 0..100 {
+        seen = wish_count(&other, &n.member.access).await;
+        if seen == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 2, "the other node still counts the old number");
+
+    // A viewer's own list is counted fresh every time.
+    let resp = n
+        .app
+        .op(
+            Some(&n.resident.access),
+            "wishes",
+            "Wishes",
+            json!({ "first": 1, "filter": { "mine": true } }),
+        )
+        .await;
+    assert_eq!(data(&resp)["wishes"]["totalCount"], 2);
+}

@@ -201,7 +201,8 @@ impl TestApp {
     pub async fn spawn_with(tweak: impl FnOnce(&mut HashMap<String, String>)) -> TestApp {
         // The servers' logs, when asked for with RUST_LOG.
         if std::env::var("RUST_LOG").is_ok() {
-            api::telemetry::init(false);
+            // The log writer lives as long as the test process.
+            std::mem::forget(api::telemetry::init(false));
         }
         let wechat = FakeWechat::start().await;
         let database = std::sync::Arc::new(fresh_database().await);

@@ -26,7 +26,7 @@ use crate::media;
 use crate::moderation::{self, Scene, Verdict};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
-use crate::pagination::{Page, PageArgs, connection, total_count};
+use crate::pagination::{Page, PageArgs, connection, total_count, total_count_kept};
 use crate::points;
 use crate::state::AppState;
 
@@ -145,7 +145,16 @@ impl OrdersQuery {
         if filter.assigned_to_me == Some(true) {
             query = query.filter(service_order::Column::AssigneeId.eq(viewer.user_id));
         }
-        let total = total_count(ctx, query.clone(), &state.db).await?;
+        // An area's list is the same for all its overseers: its count is kept.
+        let shared = filter.area_id.is_some()
+            && filter.mine != Some(true)
+            && filter.assigned_to_me != Some(true);
+        let total = if shared {
+            let key = format!("order {:?} {:?}", filter.status, filter.area_id);
+            total_count_kept(ctx, state, key, query.clone()).await?
+        } else {
+            total_count(ctx, query.clone(), &state.db).await?
+        };
         let mut page = query
             .order_by_desc(service_order::Column::Id)
             .limit(args.limit());
@@ -242,6 +251,7 @@ impl OrdersMutation {
         )
         .await?;
         txn.commit().await?;
+        state.changed(Topic::Order(order.id)).await;
         Ok(order)
     }
 
@@ -522,7 +532,7 @@ async fn transition(
         notify::enqueue(&txn, state, notice).await?;
     }
     txn.commit().await?;
-    state.live.publish(Topic::Order(order.id)).await;
+    state.changed(Topic::Order(order.id)).await;
     if let Some(entry) = awarded {
         points::boards::record(
             &state.db,

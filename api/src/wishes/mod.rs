@@ -26,7 +26,7 @@ use crate::media;
 use crate::moderation::{self, Scene};
 use crate::notify::{self, Notice};
 use crate::org::find_area;
-use crate::pagination::{Page, PageArgs, connection, total_count};
+use crate::pagination::{Page, PageArgs, connection, total_count, total_count_kept};
 use crate::points;
 use crate::state::AppState;
 use entity::loader::{AreaById, RequestLoader, UserById};
@@ -101,7 +101,17 @@ impl WishesQuery {
         if let Some(flagged) = filter.needs_review {
             query = query.filter(wish::Column::NeedsReview.eq(flagged));
         }
-        let total = total_count(ctx, query.clone(), &state.db).await?;
+        // Lists that do not depend on the viewer are the same for everyone: their count is kept.
+        let shared = filter.mine != Some(true) && filter.claimed_by_me != Some(true);
+        let total = if shared {
+            let key = format!(
+                "wish {:?} {:?} {:?}",
+                filter.status, filter.area_id, filter.needs_review
+            );
+            total_count_kept(ctx, state, key, query.clone()).await?
+        } else {
+            total_count(ctx, query.clone(), &state.db).await?
+        };
         let mut page = query.order_by_desc(wish::Column::Id).limit(args.limit());
         if let Some(before) = args.before_id {
             page = page.filter(wish::Column::Id.lt(before));
@@ -178,6 +188,7 @@ impl WishesMutation {
         )
         .await?;
         txn.commit().await?;
+        state.changed(Topic::Wish(wish.id)).await;
         Ok(wish)
     }
 
@@ -375,7 +386,7 @@ async fn transition(
         notify::enqueue(&txn, state, Notice::wish(wish.poster_id, wish, word)).await?;
     }
     txn.commit().await?;
-    state.live.publish(Topic::Wish(wish.id)).await;
+    state.changed(Topic::Wish(wish.id)).await;
     if let Some(entry) = awarded {
         points::boards::record(
             &state.db,
