@@ -87,8 +87,12 @@ pub fn build(state: Option<AppState>) -> AppSchema {
 }
 
 /// A fresh loader for one request (or one subscription event): its cache lives no longer.
-pub fn request_loader(db: sea_orm::DatabaseConnection) -> RequestLoader {
-    DataLoader::with_cache(DbLoader::new(db), tokio::spawn, HashMapCache::default())
+pub fn request_loader(state: &AppState) -> RequestLoader {
+    DataLoader::with_cache(
+        DbLoader::new(state.db.clone(), state.areas.clone()),
+        tokio::spawn,
+        HashMapCache::default(),
+    )
 }
 
 /// The SDL that `emulin export-schema` prints and `schema.graphql` holds.

@@ -357,11 +357,10 @@ async fn run(
         return (response, user_id.map(|u| u.0), 1);
     }
 
-    let db = http.state.db.clone();
     let with_data = |req: Request| {
         let mut req = req
             .data(auth.clone())
-            .data(crate::graphql::request_loader(db.clone()));
+            .data(crate::graphql::request_loader(&http.state));
         if let Some(uid) = user_id {
             req = req.data(uid);
         }
@@ -502,7 +501,7 @@ async fn serve_ws(
             data.insert(auth);
             // Connection data outlives every event; with its cache off the loader still batches
             // but never answers an event with rows read for an earlier one.
-            let loader = crate::graphql::request_loader(init_state.db.clone());
+            let loader = crate::graphql::request_loader(&init_state);
             loader.enable_all_cache(false);
             data.insert(loader);
             Ok(data)

@@ -118,6 +118,7 @@ impl App {
             media,
             live,
             counts: Arc::default(),
+            areas: entity::loader::area_cache(),
         };
         let schema = graphql::build(Some(state.clone()));
         let router = http::router(state.clone(), schema);

@@ -24,6 +24,8 @@ pub struct AppState {
     pub live: Arc<crate::live::Bus>,
     /// Cached `totalCount`s of the wish and errand lists.
     pub counts: Arc<crate::counts::Counts>,
+    /// Areas this node has read; see [`entity::loader::AreaCache`].
+    pub areas: entity::loader::AreaCache,
 }
 
 impl AppState {

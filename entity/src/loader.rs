@@ -12,6 +12,19 @@ use crate::{area, order_event, party_org, role_grant, service_item, users, wish_
 /// Loads rows for one request; create one per request so its cache never outlives it.
 pub struct DbLoader {
     db: DatabaseConnection,
+    areas: AreaCache,
+}
+
+/// Areas are fixed once created (names, kinds and places in the tree never change through the
+/// API), and nearly every answer names some: a node keeps the ones it has read. The time limit
+/// covers the one exception, the district's name, which a restart with a new DISTRICT_NAME sets.
+pub type AreaCache = moka::sync::Cache<i64, area::Model>;
+
+pub fn area_cache() -> AreaCache {
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(std::time::Duration::from_secs(300))
+        .build()
 }
 
 /// The loader every request carries. Its cache lives as long as the request, so a row asked for
@@ -19,8 +32,8 @@ pub struct DbLoader {
 pub type RequestLoader = DataLoader<DbLoader, HashMapCache>;
 
 impl DbLoader {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, areas: AreaCache) -> Self {
+        Self { db, areas }
     }
 }
 
@@ -44,7 +57,37 @@ macro_rules! by_id {
     };
 }
 
-by_id!(AreaById, area);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AreaById(pub i64);
+
+impl Loader<AreaById> for DbLoader {
+    type Value = area::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[AreaById]) -> Result<HashMap<AreaById, Self::Value>, Self::Error> {
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            match self.areas.get(&key.0) {
+                Some(area) => {
+                    found.insert(*key, area);
+                }
+                None => missing.push(key.0),
+            }
+        }
+        if !missing.is_empty() {
+            let rows = area::Entity::find()
+                .filter(area::Column::Id.is_in(missing))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                self.areas.insert(row.id, row.clone());
+                found.insert(AreaById(row.id), row);
+            }
+        }
+        Ok(found)
+    }
+}
 by_id!(UserById, users);
 by_id!(PartyOrgById, party_org);
 by_id!(ServiceItemById, service_item);
