@@ -94,12 +94,12 @@ class Memory:
             self.peak_kb = max(self.peak_kb, self.rss_kb())
 
 
-def wrk(args, script, env, threads=None):
+def wrk(args, script, env, threads=None, duration=None):
     cmd = [
         args.wrk,
         f"-t{threads or args.threads}",
         f"-c{args.connections}",
-        f"-d{args.duration}s",
+        f"-d{duration or args.duration}s",
         "--timeout", "5s",
         "-s", os.path.join(HERE, "wrk", script),
         args.url + ("/healthz" if script == "healthz.lua" else "/graphql"),
@@ -121,6 +121,7 @@ def main():
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"))
     parser.add_argument("--pid", type=int, help="the server's process id, to watch its memory")
     parser.add_argument("--duration", type=int, default=10, help="seconds per operation")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load before each operation")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--users", type=int, default=200, help="residents and members to sign in as")
@@ -232,7 +233,10 @@ def main():
         memory.thread.start()
     results = []
     for key, label, script, env, threads, read in runs:
-        print(f"running {label} for {args.duration}s", file=sys.stderr)
+        print(f"running {label} for {args.duration}s (after {args.warmup}s of warm-up)", file=sys.stderr)
+        if args.warmup:
+            # Fills the connection pools and caches, as a server that has been up a while has them.
+            wrk(args, script, env, threads, args.warmup)
         stats = wrk(args, script, env, threads)
         results.append((key, label, stats, read))
         time.sleep(1)
@@ -242,7 +246,8 @@ def main():
 
     baseline = results[0][2]["rps"]
     print()
-    print(f"{args.connections} connections, {args.duration} s per operation, wrk {args.threads} threads")
+    print(f"{args.connections} connections, {args.duration} s per operation after {args.warmup} s of warm-up, "
+          f"wrk {args.threads} threads ({args.connections} for the cycle); {os.cpu_count()} cores")
     print()
     print("| operation | req/s | × baseline | p50 ms | p99 ms | errors |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -70,6 +70,9 @@ pub struct Config {
     pub database_url: String,
     /// True when DATABASE_URL was not given: the embedded SQLite file, seeded with a demo district.
     pub database_is_default: bool,
+    /// DATABASE_MAX_CONNECTIONS: the server's pool size. A few connections per core keep the
+    /// database busy; many more only make its processes compete for the same cores.
+    pub database_max_connections: u32,
     pub redis_url: Option<String>,
     /// Prefix of every key this process writes to Redis; lets several deployments (or tests)
     /// share one Redis.
@@ -210,6 +213,7 @@ impl Config {
             bind_addr,
             database_is_default: database_url.is_none(),
             database_url: database_url.unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database_max_connections: count(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
             redis_url: get("REDIS_URL"),
             redis_key_prefix: get("REDIS_KEY_PREFIX").unwrap_or_else(|| "emulin:".to_owned()),
             jwt_secret,

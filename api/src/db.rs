@@ -13,7 +13,13 @@ use sea_orm::{
     QueryFilter, Set,
 };
 
+/// A pool for a command-line task.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    connect_with(url, 10).await
+}
+
+/// A pool of at most `max_connections` (SQLite, which writes one at a time, takes at most 8).
+pub async fn connect_with(url: &str, max_connections: u32) -> anyhow::Result<DatabaseConnection> {
     if let Some(dir) = sqlite_file(url)
         .and_then(|path| Path::new(path).parent())
         .filter(|d| !d.as_os_str().is_empty())
@@ -24,7 +30,11 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
-        .max_connections(if url.starts_with("sqlite") { 8 } else { 32 })
+        .max_connections(if url.starts_with("sqlite") {
+            max_connections.min(8)
+        } else {
+            max_connections
+        })
         .min_connections(1)
         // WAL lets readers go on while one writer commits; the busy timeout makes concurrent
         // writers wait for the lock instead of failing at once.

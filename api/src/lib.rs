@@ -56,7 +56,8 @@ impl App {
             tracing::info!("development mode");
         }
         let metrics = Arc::new(metrics::Metrics::new());
-        let mut db = db::connect(&config.database_url).await?;
+        let mut db =
+            db::connect_with(&config.database_url, config.database_max_connections).await?;
         let statements = metrics.db_statements.clone();
         db.set_metric_callback(move |_| {
             statements.inc();
