@@ -234,6 +234,32 @@ async fn a_leaderboard_is_one_sorted_set_read_and_one_user_load() {
         "the request's admission and one sorted-set read"
     );
 
+    // The people on it are kept for a while: reading it again needs no statement at all ...
+    let board_again = || {
+        app.op(
+            Some(&reader.access),
+            "points",
+            "Leaderboard",
+            json!({ "scope": { "areaId": root }, "period": "ALL", "first": 20 }),
+        )
+    };
+    let (statements, resp) = statements_during(&app, board_again()).await;
+    assert_eq!(statements, 0.0);
+    assert_eq!(data(&resp)["leaderboard"].as_array().unwrap().len(), 3);
+    // ... but a new nickname shows at once.
+    let top = app.login("lb-c").await;
+    let resp = app
+        .op(
+            Some(&top.access),
+            "identity",
+            "UpdateProfile",
+            json!({ "input": { "nickname": "第一名" } }),
+        )
+        .await;
+    data(&resp);
+    let resp = board_again().await;
+    assert_eq!(data(&resp)["leaderboard"][0]["user"]["nickname"], "第一名");
+
     // An empty board for an area that does not exist is still NOT_FOUND.
     let resp = app
         .op(

@@ -186,7 +186,9 @@ impl IdentityMutation {
             active.avatar_url = Set(Some(url));
         }
         active.updated_at = Set(Utc::now());
-        Ok(active.update(&state.db).await?)
+        let user = active.update(&state.db).await?;
+        state.profiles.invalidate(&user.id);
+        Ok(user)
     }
 
     /// Binds the phone number behind a getPhoneNumber button code.
@@ -218,7 +220,9 @@ impl IdentityMutation {
             .into_active_model();
         active.phone = Set(Some(phone));
         active.updated_at = Set(Utc::now());
-        Ok(active.update(&state.db).await?)
+        let user = active.update(&state.db).await?;
+        state.profiles.invalidate(&user.id);
+        Ok(user)
     }
 
     /// Sets the resident's home: a COMPOUND or BUILDING area, plus a free-text room ("3-2-501").
@@ -265,6 +269,7 @@ impl IdentityMutation {
         active.updated_at = Set(Utc::now());
         let user = active.update(&txn).await?;
         txn.commit().await?;
+        state.profiles.invalidate(&user.id);
         Ok(user)
     }
 }

@@ -19,7 +19,7 @@ use self::ledger::{Award, Outcome, period_starts};
 use crate::auth::viewer;
 use crate::error::{AppError, AppResult, check_text, parse_id};
 use crate::org::{find_area, find_party_org};
-use crate::pagination::{Page, PageArgs, connection, total_count};
+use crate::pagination::{Page, PageArgs, connection};
 use crate::state::AppState;
 
 const MAX_REASON: usize = 200;
@@ -62,6 +62,8 @@ pub struct MyPoints {
     this_month: i64,
     this_year: i64,
     rank: Option<i32>,
+    /// How many ledger entries the user has: the history's totalCount, read with the sums.
+    entries: u64,
 }
 
 #[Object]
@@ -98,7 +100,7 @@ impl MyPoints {
         let args = PageArgs::parse(first, after)?;
         let filter =
             point_entry::Entity::find().filter(point_entry::Column::UserId.eq(self.user_id));
-        let total = total_count(ctx, filter.clone(), &state.db).await?;
+        let total = self.entries;
         let mut page = filter
             .order_by_desc(point_entry::Column::Id)
             .limit(args.limit());
@@ -116,6 +118,7 @@ struct Sums {
     total: i64,
     year: i64,
     month: i64,
+    entries: i64,
 }
 
 #[derive(Default)]
@@ -133,17 +136,26 @@ impl PointsQuery {
             .expr_as(ledger::sum_since(None), "total")
             .expr_as(ledger::sum_since(Some(year_start)), "year")
             .expr_as(ledger::sum_since(Some(month_start)), "month")
+            .expr_as(Expr::col(point_entry::Column::Id).count(), "entries")
             .from(point_entry::Entity)
             .and_where(Expr::col(point_entry::Column::UserId).eq(viewer.user_id))
             .to_owned();
         let backend = state.db.get_database_backend();
-        let sums = Sums::find_by_statement(backend.build(&query))
-            .one(&state.db)
-            .await?;
-        let (total, this_year, this_month) =
-            sums.map(|s| (s.total, s.year, s.month)).unwrap_or_default();
-
-        let scopes = boards::scopes_of(&state.db, Some(&[viewer.user_id])).await?;
+        // The sums and the user's boards are independent: read them side by side.
+        let me = [viewer.user_id];
+        let (sums, scopes) = tokio::try_join!(
+            async {
+                Ok::<_, AppError>(
+                    Sums::find_by_statement(backend.build(&query))
+                        .one(&state.db)
+                        .await?,
+                )
+            },
+            boards::scopes_of(&state.db, Some(&me)),
+        )?;
+        let (total, this_year, this_month, entries) = sums
+            .map(|s| (s.total, s.year, s.month, s.entries))
+            .unwrap_or_default();
         let rank = match scopes
             .get(&viewer.user_id)
             .and_then(|s| boards::home_scope(s))
@@ -170,6 +182,7 @@ impl PointsQuery {
             this_month,
             this_year,
             rank,
+            entries: u64::try_from(entries).unwrap_or(0),
         })
     }
 
@@ -215,13 +228,26 @@ impl PointsQuery {
             return Ok(Vec::new());
         }
         let ids: Vec<i64> = top.iter().filter_map(|(m, _)| m.parse().ok()).collect();
-        let mut found: std::collections::HashMap<i64, users::Model> = users::Entity::find()
-            .filter(users::Column::Id.is_in(ids))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|u| (u.id, u))
-            .collect();
+        let mut found = std::collections::HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match state.profiles.get(&id) {
+                Some(user) => {
+                    found.insert(id, user);
+                }
+                None => missing.push(id),
+            }
+        }
+        if !missing.is_empty() {
+            for user in users::Entity::find()
+                .filter(users::Column::Id.is_in(missing))
+                .all(&state.db)
+                .await?
+            {
+                state.profiles.insert(user.id, user.clone());
+                found.insert(user.id, user);
+            }
+        }
         Ok(top
             .into_iter()
             .enumerate()
