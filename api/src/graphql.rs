@@ -89,7 +89,11 @@ pub fn build(state: Option<AppState>) -> AppSchema {
 /// A fresh loader for one request (or one subscription event): its cache lives no longer.
 pub fn request_loader(state: &AppState) -> RequestLoader {
     DataLoader::with_cache(
-        DbLoader::new(state.db.clone(), state.areas.clone()),
+        DbLoader::new(
+            state.db.clone(),
+            state.areas.clone(),
+            state.profiles.clone(),
+        ),
         tokio::spawn,
         HashMapCache::default(),
     )

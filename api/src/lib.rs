@@ -120,7 +120,7 @@ impl App {
             live,
             counts: Arc::default(),
             areas: entity::loader::area_cache(),
-            profiles: state::profile_cache(),
+            profiles: entity::loader::profile_cache(),
         };
         let schema = graphql::build(Some(state.clone()));
         let router = http::router(state.clone(), schema);

@@ -26,17 +26,8 @@ pub struct AppState {
     pub counts: Arc<crate::counts::Counts>,
     /// Areas this node has read; see [`entity::loader::AreaCache`].
     pub areas: entity::loader::AreaCache,
-    /// The people on leaderboards, read by everyone who opens one; see [`profile_cache`].
-    pub profiles: moka::sync::Cache<i64, entity::users::Model>,
-}
-
-/// Leaderboards show names and avatars, which their owners change rarely: a node keeps them for
-/// half a minute, and drops one at once when it changes through this node.
-pub fn profile_cache() -> moka::sync::Cache<i64, entity::users::Model> {
-    moka::sync::Cache::builder()
-        .max_capacity(50_000)
-        .time_to_live(std::time::Duration::from_secs(30))
-        .build()
+    /// People as others see them; see [`entity::loader::ProfileCache`].
+    pub profiles: entity::loader::ProfileCache,
 }
 
 impl AppState {

@@ -13,6 +13,19 @@ use crate::{area, order_event, party_org, role_grant, service_item, users, wish_
 pub struct DbLoader {
     db: DatabaseConnection,
     areas: AreaCache,
+    profiles: ProfileCache,
+}
+
+/// People as others see them (names, avatars) on feeds, errands and leaderboards, read by
+/// everyone and changed rarely by their owners: a node keeps them for half a minute, and the
+/// server drops one at once when it changes through this node. Never used to decide access.
+pub type ProfileCache = moka::sync::Cache<i64, users::Model>;
+
+pub fn profile_cache() -> ProfileCache {
+    moka::sync::Cache::builder()
+        .max_capacity(50_000)
+        .time_to_live(std::time::Duration::from_secs(30))
+        .build()
 }
 
 /// Areas are fixed once created (names, kinds and places in the tree never change through the
@@ -32,8 +45,12 @@ pub fn area_cache() -> AreaCache {
 pub type RequestLoader = DataLoader<DbLoader, HashMapCache>;
 
 impl DbLoader {
-    pub fn new(db: DatabaseConnection, areas: AreaCache) -> Self {
-        Self { db, areas }
+    pub fn new(db: DatabaseConnection, areas: AreaCache, profiles: ProfileCache) -> Self {
+        Self {
+            db,
+            areas,
+            profiles,
+        }
     }
 }
 
@@ -88,7 +105,37 @@ impl Loader<AreaById> for DbLoader {
         Ok(found)
     }
 }
-by_id!(UserById, users);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UserById(pub i64);
+
+impl Loader<UserById> for DbLoader {
+    type Value = users::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
+        let mut found = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        for key in keys {
+            match self.profiles.get(&key.0) {
+                Some(user) => {
+                    found.insert(*key, user);
+                }
+                None => missing.push(key.0),
+            }
+        }
+        if !missing.is_empty() {
+            let rows = users::Entity::find()
+                .filter(users::Column::Id.is_in(missing))
+                .all(&self.db)
+                .await?;
+            for row in rows {
+                self.profiles.insert(row.id, row.clone());
+                found.insert(UserById(row.id), row);
+            }
+        }
+        Ok(found)
+    }
+}
 by_id!(PartyOrgById, party_org);
 by_id!(ServiceItemById, service_item);
 

@@ -227,7 +227,8 @@ async fn a_leaderboard_is_one_sorted_set_read_and_one_user_load() {
         .collect();
     assert_eq!(ids, vec![awarded[2].as_str(), &awarded[1], &awarded[0]]);
     assert_eq!(board[0]["points"], 30);
-    assert_eq!(statements, 1.0, "one batched user load");
+    // At most one batched user load: none here, as this node met the people when awarding them.
+    assert!(statements <= 1.0, "took {statements} statements");
     assert_eq!(
         store_after - store_before,
         2.0,
