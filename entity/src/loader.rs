@@ -54,6 +54,36 @@ impl DbLoader {
     }
 }
 
+/// Rows by id from what the node keeps; the rest read in one statement and kept.
+async fn kept_or_read<M, Fut>(
+    kept: &moka::sync::Cache<i64, M>,
+    ids: impl Iterator<Item = i64>,
+    id_of: fn(&M) -> i64,
+    read: impl FnOnce(Vec<i64>) -> Fut,
+) -> Result<HashMap<i64, M>, DbErr>
+where
+    M: Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Vec<M>, DbErr>>,
+{
+    let mut found = HashMap::new();
+    let mut missing = Vec::new();
+    for id in ids {
+        match kept.get(&id) {
+            Some(row) => {
+                found.insert(id, row);
+            }
+            None => missing.push(id),
+        }
+    }
+    if !missing.is_empty() {
+        for row in read(missing).await? {
+            kept.insert(id_of(&row), row.clone());
+            found.insert(id_of(&row), row);
+        }
+    }
+    Ok(found)
+}
+
 macro_rules! by_id {
     ($key:ident, $module:ident) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -82,27 +112,18 @@ impl Loader<AreaById> for DbLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[AreaById]) -> Result<HashMap<AreaById, Self::Value>, Self::Error> {
-        let mut found = HashMap::with_capacity(keys.len());
-        let mut missing = Vec::new();
-        for key in keys {
-            match self.areas.get(&key.0) {
-                Some(area) => {
-                    found.insert(*key, area);
-                }
-                None => missing.push(key.0),
-            }
-        }
-        if !missing.is_empty() {
-            let rows = area::Entity::find()
-                .filter(area::Column::Id.is_in(missing))
-                .all(&self.db)
-                .await?;
-            for row in rows {
-                self.areas.insert(row.id, row.clone());
-                found.insert(AreaById(row.id), row);
-            }
-        }
-        Ok(found)
+        let found = kept_or_read(
+            &self.areas,
+            keys.iter().map(|k| k.0),
+            |a| a.id,
+            |ids| {
+                area::Entity::find()
+                    .filter(area::Column::Id.is_in(ids))
+                    .all(&self.db)
+            },
+        )
+        .await?;
+        Ok(found.into_iter().map(|(id, m)| (AreaById(id), m)).collect())
     }
 }
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -113,27 +134,18 @@ impl Loader<UserById> for DbLoader {
     type Error = Arc<DbErr>;
 
     async fn load(&self, keys: &[UserById]) -> Result<HashMap<UserById, Self::Value>, Self::Error> {
-        let mut found = HashMap::with_capacity(keys.len());
-        let mut missing = Vec::new();
-        for key in keys {
-            match self.profiles.get(&key.0) {
-                Some(user) => {
-                    found.insert(*key, user);
-                }
-                None => missing.push(key.0),
-            }
-        }
-        if !missing.is_empty() {
-            let rows = users::Entity::find()
-                .filter(users::Column::Id.is_in(missing))
-                .all(&self.db)
-                .await?;
-            for row in rows {
-                self.profiles.insert(row.id, row.clone());
-                found.insert(UserById(row.id), row);
-            }
-        }
-        Ok(found)
+        let found = kept_or_read(
+            &self.profiles,
+            keys.iter().map(|k| k.0),
+            |u| u.id,
+            |ids| {
+                users::Entity::find()
+                    .filter(users::Column::Id.is_in(ids))
+                    .all(&self.db)
+            },
+        )
+        .await?;
+        Ok(found.into_iter().map(|(id, m)| (UserById(id), m)).collect())
     }
 }
 by_id!(PartyOrgById, party_org);

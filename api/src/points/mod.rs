@@ -5,6 +5,7 @@ pub mod ledger;
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::Utc;
+use entity::loader::{RequestLoader, UserById};
 use entity::point_entry::{self, PointAction};
 use entity::role_grant::Role;
 use entity::{party_member, party_org, point_rule, users};
@@ -227,32 +228,17 @@ impl PointsQuery {
             }
             return Ok(Vec::new());
         }
-        let ids: Vec<i64> = top.iter().filter_map(|(m, _)| m.parse().ok()).collect();
-        let mut found = std::collections::HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            match state.profiles.get(&id) {
-                Some(user) => {
-                    found.insert(id, user);
-                }
-                None => missing.push(id),
-            }
-        }
-        if !missing.is_empty() {
-            for user in users::Entity::find()
-                .filter(users::Column::Id.is_in(missing))
-                .all(&state.db)
-                .await?
-            {
-                state.profiles.insert(user.id, user.clone());
-                found.insert(user.id, user);
-            }
-        }
+        let ids = top.iter().filter_map(|(m, _)| m.parse().ok()).map(UserById);
+        let mut found = ctx
+            .data_unchecked::<RequestLoader>()
+            .load_many(ids)
+            .await
+            .map_err(|err| AppError::internal(anyhow::anyhow!(err)))?;
         Ok(top
             .into_iter()
             .enumerate()
             .filter_map(|(i, (member, points))| {
-                let user = found.remove(&member.parse().ok()?)?;
+                let user = found.remove(&UserById(member.parse().ok()?))?;
                 Some(LeaderboardEntry {
                     rank: i as i32 + 1,
                     points: points as i64,
