@@ -9,21 +9,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, data};
 
-/// The value of a counter in Prometheus text.
+/// The value of a counter on the server's `/metrics`.
 async fn counter(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+    let text = app.metrics().await;
+    crate::helpers::series(&text, name)
         .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{text}"))
 }
 

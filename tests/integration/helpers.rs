@@ -362,6 +362,18 @@ impl TestApp {
             .unwrap();
     }
 
+    /// The server's `/metrics` page (Prometheus text).
+    pub async fn metrics(&self) -> String {
+        self.http()
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn root_area_id(&self) -> String {
         let root = api::db::ensure_root_area(&self.db, "unused").await.unwrap();
         root.id.to_string()
@@ -472,4 +484,12 @@ pub fn assert_error(resp: &Value, code: &str) {
             "internal detail '{leak}' in error message: {resp}"
         );
     }
+}
+
+/// The value of a series in Prometheus text, if present.
+pub fn series(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }

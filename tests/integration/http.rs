@@ -314,27 +314,13 @@ async fn rate_limits_can_be_turned_off() {
 
 /// The value of a series in Prometheus text, 0 when absent.
 fn series(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find(|line| line.starts_with(name) && line[name.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+    crate::helpers::series(text, name).unwrap_or(0.0)
 }
 
 #[tokio::test]
 async fn metrics_count_operations_errors_statements_and_store_calls() {
     let app = TestApp::spawn().await;
-    let scrape = || async {
-        app.http()
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
-    let before = scrape().await;
+    let before = app.metrics().await;
     let s = app.login("mona").await;
     for _ in 0..3 {
         data(&app.op(Some(&s.access), "identity", "Me", json!({})).await);
@@ -343,7 +329,7 @@ async fn metrics_count_operations_errors_statements_and_store_calls() {
         &app.op(None, "identity", "Me", json!({})).await,
         "UNAUTHENTICATED",
     );
-    let after = scrape().await;
+    let after = app.metrics().await;
     assert_eq!(
         series(&after, r#"emulin_graphql_requests_total{operation="Me"}"#),
         4.0,

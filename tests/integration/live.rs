@@ -188,19 +188,9 @@ fn node() -> &'static str {
 }
 
 async fn open_sockets(app: &TestApp) -> i64 {
-    let text = app
-        .http()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("emulin_ws_connections "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no emulin_ws_connections in /metrics"))
+    let text = app.metrics().await;
+    crate::helpers::series(&text, "emulin_ws_connections")
+        .unwrap_or_else(|| panic!("no emulin_ws_connections in /metrics")) as i64
 }
 
 async fn wish_act(app: &TestApp, who: &Session, operation: &str, id: &str) -> Value {
